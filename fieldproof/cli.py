@@ -1,0 +1,60 @@
+"""The ``fieldproof`` command: parses arguments, dispatches to a command, turns errors into exit statuses.
+
+Exit statuses shared by every command: 0 success; 1 a check failed (for ``verify``: integrity failure);
+2 bad usage or input that cannot be read; 3 ``verify`` only: intact but not signed by a trusted key;
+130 interrupted. A traceback is never shown unless FIELDPROOF_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from evidence.errors import FieldproofError, InputError
+from fieldproof import console
+from fieldproof.commands import demo, keygen, seal, verify
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+COMMANDS = (keygen, seal, verify, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldproof",
+        description="fieldproof：环境公益诉讼现场取证 — field evidence for environmental public-interest litigation.",
+    )
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        console.error("已中断 interrupted")
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        console.error(str(exc))
+        return EXIT_USAGE
+    except FieldproofError as exc:
+        console.error(str(exc))
+        return EXIT_FAILED
+    except OSError as exc:
+        console.error(f"{exc.filename or ''} {exc.strerror or exc}".strip())
+        return EXIT_USAGE
+    except Exception as exc:
+        if os.environ.get("FIELDPROOF_DEBUG") == "1":
+            traceback.print_exc()
+        console.error(f"internal error ({type(exc).__name__}: {exc}); run with FIELDPROOF_DEBUG=1 for details")
+        return EXIT_FAILED
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
