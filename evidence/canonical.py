@@ -50,7 +50,9 @@ def loads(data: bytes | str) -> Any:
         except UnicodeDecodeError as exc:
             raise CanonicalJSONError(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
     try:
-        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_refuse_constant)
+        return json.loads(
+            data, object_pairs_hook=_unique_members, parse_constant=_refuse_constant, parse_int=_json_integer
+        )
     except json.JSONDecodeError as exc:
         raise CanonicalJSONError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
@@ -72,6 +74,13 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise CanonicalJSONError(f"duplicate member name {name!r}")
         result[name] = member
     return result
+
+
+def _json_integer(text: str) -> int | float:
+    # JSON numbers are doubles: an integer literal beyond 2**53 (RFC 8785 prints 1e20 as 100000000000000000000)
+    # means the nearest double, as in every JCS implementation.
+    value = int(text)
+    return value if abs(value) <= MAX_EXACT_INTEGER else float(text)
 
 
 def _refuse_constant(name: str) -> Any:

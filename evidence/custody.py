@@ -142,7 +142,11 @@ class CustodyEvent:
         except CanonicalJSONError as exc:
             raise EventFormatError(f"event is not JSON: {exc}") from exc
         event = cls.from_json(value)
-        if event.to_bytes() != data:
+        try:
+            canonical = event.to_bytes()
+        except CanonicalJSONError as exc:
+            raise EventFormatError(f"event has no canonical form: {exc}") from exc
+        if canonical != data:
             raise EventFormatError("event bytes are not in canonical form (RFC 8785)")
         return event
 

@@ -8,7 +8,6 @@ buffers whatever the file size.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -94,18 +93,19 @@ def copy_hashing(source: Path, destination: Path, *, progress: Callable[[int], N
     destination must not exist (it is created exclusively), so nothing is ever overwritten.
     """
     before = _stat_or_raise(source)
-    try:
-        with (
-            open(source, "rb", buffering=0) as reader,
-            open(destination, "xb", buffering=0) as writer,
-        ):
-            digest = _pipe(reader, writer, progress)
-            os.fsync(writer.fileno())
+    with open(source, "rb", buffering=0) as reader:
+        try:
+            writer = open(destination, "xb", buffering=0)  # noqa: SIM115 - closed below; cleanup needs it apart
+        except FileExistsError as exc:
+            raise StoreError(f"{destination} already exists; a copy never overwrites") from exc
+        try:
+            with writer:
+                digest = _pipe(reader, writer, progress)
+                os.fsync(writer.fileno())
             after_open = os.fstat(reader.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            destination.unlink()
-        raise
+        except BaseException:
+            destination.unlink(missing_ok=True)  # only the file this call created
+            raise
     after = _stat_or_raise(source, cleanup=destination)
     expected = _signature(before)
     if _signature(after_open) != expected or _signature(after) != expected or digest.size != before.st_size:

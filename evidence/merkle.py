@@ -8,7 +8,8 @@ Proofs are built by one recursion over leaf ranges (RFC 9162 §2.1.3.1 PATH and 
 ``MerkleLog`` answers from stored perfect-subtree nodes, so a proof costs O(log n) node reads.
 
 The ``verify_*`` functions follow RFC 9162 §2.1.3.2 and §2.1.4.2 and raise ``ProofError`` on any failure or
-malformed input, and nothing else.
+malformed input, and nothing else. One allowance, as in the reference implementation (transparency-dev/merkle)
+and its published vectors: equal sizes need only identical roots, whatever their length.
 """
 
 from __future__ import annotations
