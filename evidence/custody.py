@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -128,9 +129,14 @@ class CustodyEvent:
 
     def to_bytes(self) -> bytes:
         """The canonical bytes: what the log stores as a leaf and what ``event_hash`` hashes."""
+        return self._canonical
+
+    # Events are immutable, so their encoding and hash are computed once (verification needs them repeatedly).
+    @functools.cached_property
+    def _canonical(self) -> bytes:
         return canonical_bytes(self.to_json())
 
-    @property
+    @functools.cached_property
     def event_hash(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 

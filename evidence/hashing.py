@@ -1,9 +1,8 @@
 """Streaming SHA-256 in bounded memory, and hash-while-copy into a content-addressed store.
 
 Evidence is hashed at first touch: the same read pass that copies a file also hashes it, so the bytes hashed are
-the bytes kept. Copying overlaps reading-and-hashing (this thread) with writing (a writer thread); both release
-the GIL, so on two cores one pass costs about as much as the slower of the two. Memory stays at a few chunk
-buffers whatever the file size.
+the bytes kept. The copy itself (an I/O thread reading and writing while the caller hashes, in bounded memory) is
+in ``evidence.hashcopy``.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import queue
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,12 +17,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evidence.errors import SourceChangedError, StoreError
+from evidence.hashcopy import CHUNK_SIZE, copy_and_hash
 
 # What the hashing functions read from: real files (unbuffered or buffered) and zip members alike.
 BinaryReader = io.RawIOBase | io.BufferedIOBase
 
-CHUNK_SIZE = 1024 * 1024
-_BUFFERS_IN_FLIGHT = 4  # bounded memory: at most this many chunks exist at once
 
 __all__ = [
     "CHUNK_SIZE",
@@ -100,7 +96,8 @@ def copy_hashing(source: Path, destination: Path, *, progress: Callable[[int], N
             raise StoreError(f"{destination} already exists; a copy never overwrites") from exc
         try:
             with writer:
-                digest = _pipe(reader, writer, progress)
+                sha256, size = copy_and_hash(reader, writer, progress)
+                digest = Digest(sha256, size)
                 os.fsync(writer.fileno())
             after_open = os.fstat(reader.fileno())
         except BaseException:
@@ -129,56 +126,6 @@ def _stat_or_raise(source: Path, cleanup: Path | None = None) -> os.stat_result:
         if cleanup is not None:
             cleanup.unlink(missing_ok=True)
         raise SourceChangedError(f"{source}: vanished while being imported") from exc
-
-
-def _pipe(reader: BinaryReader, writer: BinaryIO, progress: Callable[[int], None] | None) -> Digest:
-    """Read and hash in this thread while a writer thread writes the previous chunks."""
-    free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(_BUFFERS_IN_FLIGHT):
-        free.put(bytearray(CHUNK_SIZE))
-    filled: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
-    failure: list[BaseException] = []
-
-    def write_chunks() -> None:
-        while (job := filled.get()) is not None:
-            buffer, count = job
-            try:
-                if not failure:
-                    _write_all(writer, memoryview(buffer)[:count])
-            except BaseException as exc:  # handed to the reading thread, which re-raises it
-                failure.append(exc)
-            free.put(buffer)
-
-    thread = threading.Thread(target=write_chunks, name="hash-copy-writer", daemon=True)
-    thread.start()
-    hasher = hashlib.sha256()
-    size = 0
-    try:
-        while not failure:
-            buffer = free.get()
-            count = reader.readinto(buffer) or 0
-            if count == 0:
-                free.put(buffer)
-                break
-            filled.put((buffer, count))
-            hasher.update(memoryview(buffer)[:count])
-            size += count
-            if progress:
-                progress(count)
-    finally:
-        filled.put(None)
-        thread.join()
-    if failure:
-        raise StoreError(f"writing the copy failed: {failure[0]}") from failure[0]
-    return Digest(hasher.hexdigest(), size)
-
-
-def _write_all(writer: BinaryIO, view: memoryview) -> None:
-    while view:
-        written = writer.write(view)
-        if written is None:  # pragma: no cover - only non-blocking streams return None
-            raise StoreError("non-blocking writer refused data")
-        view = view[written:]
 
 
 class ContentStore:

@@ -291,8 +291,13 @@ class InMemoryNodeStore:
 class MerkleLog:
     """An append-only RFC 9162 log: appends, roots of any past size, inclusion and consistency proofs."""
 
+    # Hashes of imperfect ranges (the right border of a tree whose size is not a power of two) are computed from
+    # up to log2(n) stored nodes. In an append-only log a range's hash never changes, so they are kept, bounded.
+    _BORDER_CACHE_LIMIT = 4096
+
     def __init__(self, store: NodeStore | None = None) -> None:
         self.store: NodeStore = store if store is not None else InMemoryNodeStore()
+        self._border_hashes: dict[tuple[int, int], bytes] = {}
 
     @property
     def size(self) -> int:
@@ -343,8 +348,14 @@ class MerkleLog:
         if width & (width - 1) == 0 and lo % width == 0:  # a stored perfect subtree
             level = width.bit_length() - 1
             return self.store.get_node(level, lo >> level)
-        k = _split(width)
-        return node_hash(self._range_hash(lo, lo + k), self._range_hash(lo + k, hi))
+        cached = self._border_hashes.get((lo, hi))
+        if cached is None:
+            k = _split(width)
+            cached = node_hash(self._range_hash(lo, lo + k), self._range_hash(lo + k, hi))
+            if len(self._border_hashes) >= self._BORDER_CACHE_LIMIT:
+                self._border_hashes.clear()
+            self._border_hashes[(lo, hi)] = cached
+        return cached
 
     def _check_size(self, tree_size: int) -> None:
         if not 0 <= tree_size <= self.size:

@@ -284,3 +284,20 @@ def test_put_file_leaves_the_source_untouched(tmp_path: Path, store: ContentStor
     store.put_file(source)
     assert source.read_bytes() == data
     assert source.stat().st_mtime_ns == OLD_MTIME_NS
+
+
+def test_copy_stops_cleanly_when_the_caller_fails_mid_copy(tmp_path: Path) -> None:
+    """An error in the hashing thread (here the progress callback) must stop the I/O thread, not hang it."""
+    source = _write(tmp_path / "big.bin", _data(20 * CHUNK_SIZE))
+    destination = tmp_path / "copy.bin"
+
+    def fail_after_two_chunks(_count: int, seen: list[int] = []) -> None:  # noqa: B006 - call counter
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("operator pressed Ctrl-C")
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(copy_hashing, source, destination, progress=fail_after_two_chunks)
+        with pytest.raises(RuntimeError, match="Ctrl-C"):
+            future.result(timeout=30)
+    assert not destination.exists()

@@ -1,0 +1,93 @@
+"""Command-line options of ``python -m bench`` and the run plan they make."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.files import OUT
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+_SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*")
+FIGURES = "abcde"
+
+
+@dataclass(frozen=True)
+class Plan:
+    size: int
+    events: int
+    leaves: int
+    proofs: int
+    rounds: int
+    custody_rounds: int
+    figures: str
+    recycle: bool
+    workdir: Path
+    as_json: bool
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "file bytes": self.size,
+            "custody events": self.events,
+            "merkle leaves": self.leaves,
+            "proofs per round": self.proofs,
+            "rounds": self.rounds,
+            "custody rounds": self.custody_rounds,
+            "figures": self.figures,
+            "recycle memory before copies": self.recycle,
+        }
+
+
+def parse_size(text: str) -> int:
+    """``1GiB``, ``64M``, ``512k`` or plain bytes; units are binary (K = 1024)."""
+    match = _SIZE.fullmatch(text.lower())
+    if not match or match.group(2) not in _UNITS or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 1GiB, 64MiB or a number of bytes)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_plan(argv: Sequence[str] | None) -> Plan:
+    options = _parser().parse_args(argv)
+    quick = options.quick
+    return Plan(
+        size=options.size or (64 * 1024**2 if quick else 1024**3),
+        events=options.events or (10_000 if quick else 100_000),
+        leaves=options.leaves or (100_000 if quick else 1_000_000),
+        proofs=options.proofs,
+        rounds=options.rounds or (3 if quick else 7),
+        custody_rounds=2 if quick else 3,
+        figures="".join(sorted(set(options.only))),
+        recycle=not options.no_recycle,
+        workdir=options.workdir,
+        as_json=options.json,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the evidence kernel against baselines measured in the same run.",
+    )
+    parser.add_argument("--size", type=parse_size, help="test file size for a, b, c (default 1GiB)")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (64MiB, 10k, 100k)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--events", type=int, help="custody events for d (default 100000)")
+    parser.add_argument("--leaves", type=int, help="leaves of the large Merkle log for e (default 1000000)")
+    parser.add_argument("--proofs", type=int, default=50_000, help="inclusion proofs per round for e (default 50000)")
+    parser.add_argument("--rounds", type=int, help="repetitions of each variant of a, b, e (default 7; 3 with --quick)")
+    parser.add_argument("--only", default=FIGURES, type=_figures, help="figures to run (default abcde)")
+    parser.add_argument(
+        "--no-recycle", action="store_true", help="for a: do not write and delete a scratch file before each run"
+    )
+    parser.add_argument("--workdir", type=Path, default=OUT, help=f"scratch space parent (default {OUT})")
+    return parser
+
+
+def _figures(text: str) -> str:
+    if not text or set(text) - set(FIGURES):
+        raise argparse.ArgumentTypeError(f"choose among {FIGURES!r}, e.g. 'ab'")
+    return text
