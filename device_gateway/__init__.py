@@ -1,1 +1,1 @@
-"""device_gateway."""
+"""The device gateway: reads monitors and cameras, keeps what they sent in a durable spool, syncs to the server."""

@@ -1,0 +1,56 @@
+"""The gateway's exception tree::
+
+GatewayError
+├── ProtocolError            bytes that do not follow a device protocol
+│   ├── Hj212Error           an HJ 212 frame (length, CRC, fields, CP) is wrong; ``reason`` names how
+│   ├── NmeaError            an NMEA 0183 sentence (checksum, fields) is wrong
+│   ├── ModbusError          a Modbus register map or register values are wrong
+│   └── PayloadError         a JSON reading payload does not follow the documented schema
+├── ConfigError              a source URL, register map or device setting is wrong
+├── DeviceTimeoutError       a device did not answer in time
+└── SpoolError               the local spool cannot store or read something
+"""
+
+from __future__ import annotations
+
+from evidence.errors import FieldproofError
+
+
+class GatewayError(FieldproofError):
+    """Base of the gateway's errors."""
+
+
+class ProtocolError(GatewayError):
+    """Bytes that do not follow a device protocol. ``reason`` is a short stable code (e.g. ``crc``)."""
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Hj212Error(ProtocolError):
+    """An HJ 212 frame is malformed: bad length, CRC, field or CP content."""
+
+
+class NmeaError(ProtocolError):
+    """An NMEA 0183 sentence is malformed or its checksum is wrong."""
+
+
+class ModbusError(ProtocolError):
+    """A Modbus register map or the register values read are malformed."""
+
+
+class PayloadError(ProtocolError):
+    """A JSON reading payload does not follow the documented schema."""
+
+
+class ConfigError(GatewayError):
+    """A source URL, register map or device setting is wrong."""
+
+
+class DeviceTimeoutError(GatewayError):
+    """A device did not answer within its timeout."""
+
+
+class SpoolError(GatewayError):
+    """The local spool cannot store or read something."""
