@@ -8,7 +8,7 @@ working normally, HJ 212-2017 table 8) makes a value fit for comparison with a l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # HJ 212-2017 §6.6.4, table 8 (数据标记表): data flags and what they mean.
 DATA_FLAGS = {
@@ -56,13 +56,15 @@ def normalize_unit(unit: str | None) -> str | None:
     return _UNIT_LOOKUP.get(text.lower(), text) if text else None
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One value a device reported for one channel.
 
     ``code`` is the HJ 212-2017 pollutant code where one exists (``a34004`` PM2.5, ``w01018`` COD); a code that
     was mapped from an older one keeps the code as sent in ``original_code``. ``value`` is None when the device
     sent something that is not a number. ``flag`` is the data flag as sent, None when the device sent none.
+
+    An immutable named tuple rather than a frozen dataclass: decoders make one per value, hundreds of thousands
+    a second, and a tuple is built several times faster.
     """
 
     code: str

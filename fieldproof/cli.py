@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from evidence.errors import FieldproofError, InputError
 from fieldproof import console
-from fieldproof.commands import demo, keygen, seal, verify
+from fieldproof.commands import demo, gateway, keygen, seal, verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = (keygen, seal, verify, demo)
+COMMANDS = (keygen, seal, verify, gateway, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,107 @@
+"""Read-side views of the spool for ``fieldproof gateway status`` and the sync client."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    device: str
+    protocols: str
+    frames: int
+    invalid_frames: int
+    readings: int
+    exceedances: int
+    first_received_at: str
+    last_received_at: str
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    item_id: str
+    kind: str
+    name: str
+    device: str | None
+    visit: str | None
+    sha256: str
+    size: int
+    frames: int
+    created_at: str
+    sync: str  # pending until the sync client records the server's receipt
+
+
+@dataclass(frozen=True)
+class SpoolStatus:
+    devices: list[DeviceStatus]
+    items: list[ItemStatus]
+    frames: int
+    readings: int
+    exceedances: int
+    unsealed_frames: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frames": self.frames,
+            "readings": self.readings,
+            "exceedances": self.exceedances,
+            "unsealed_frames": self.unsealed_frames,
+            "pending_sync": sum(1 for item in self.items if item.sync == "pending"),
+            "devices": [asdict(device) for device in self.devices],
+            "items": [asdict(item) for item in self.items],
+        }
+
+
+def spool_status(db: sqlite3.Connection) -> SpoolStatus:
+    return SpoolStatus(
+        devices=_devices(db),
+        items=_items(db),
+        frames=_count(db, "SELECT COUNT(*) FROM frames"),
+        readings=_count(db, "SELECT COUNT(*) FROM readings"),
+        exceedances=_count(db, "SELECT COUNT(*) FROM exceedances"),
+        unsealed_frames=_count(db, "SELECT COUNT(*) FROM frames WHERE id NOT IN (SELECT frame_id FROM item_frames)"),
+    )
+
+
+def _count(db: sqlite3.Connection, query: str) -> int:
+    return int(db.execute(query).fetchone()[0])
+
+
+def _devices(db: sqlite3.Connection) -> list[DeviceStatus]:
+    rows = db.execute(
+        """
+        SELECT f.device, GROUP_CONCAT(DISTINCT f.protocol), COUNT(*), SUM(f.error IS NOT NULL),
+               (SELECT COUNT(*) FROM readings r WHERE r.device = f.device),
+               (SELECT COUNT(*) FROM exceedances e JOIN readings r ON r.id = e.reading_id WHERE r.device = f.device),
+               MIN(f.received_at), MAX(f.received_at)
+        FROM frames f GROUP BY f.device ORDER BY f.device
+        """
+    ).fetchall()
+    return [DeviceStatus(*row) for row in rows]
+
+
+def _items(db: sqlite3.Connection) -> list[ItemStatus]:
+    rows = db.execute(
+        """
+        SELECT i.id, i.kind, i.name, i.device, i.visit, i.sha256, i.size,
+               (SELECT COUNT(*) FROM item_frames x WHERE x.item_id = i.id), i.created_at
+        FROM items i ORDER BY i.created_at, i.id
+        """
+    ).fetchall()
+    return [
+        ItemStatus(
+            item_id=r[0],
+            kind=r[1],
+            name=r[2],
+            device=r[3],
+            visit=r[4],
+            sha256=r[5],
+            size=r[6],
+            frames=r[7],
+            created_at=r[8],
+            sync="pending",
+        )
+        for r in rows
+    ]

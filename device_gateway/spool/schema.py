@@ -1,0 +1,115 @@
+"""The spool's SQLite schema, applied in numbered steps (``PRAGMA user_version`` says which have run).
+
+Evidence rules are enforced by the database itself, not only by the code: frames, readings, items and custody
+events cannot be updated or deleted (triggers abort), so a bug or a careless script cannot rewrite what a device
+sent or what the gateway signed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_IMMUTABLE_TABLES = ("frames", "readings", "items", "item_frames", "events", "fixes", "exceedances")
+
+_STEPS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        source TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        raw_sha256 TEXT NOT NULL,
+        received_at TEXT NOT NULL,          -- gateway clock, UTC, ISO 8601 with Z
+        device_time TEXT,                   -- as the device sent it (HJ 212 DataTime is local, no zone)
+        visit TEXT,
+        error TEXT,                         -- why the frame is not valid (kept: it is what was received)
+        distinct_by TEXT NOT NULL DEFAULT '',  -- for frames without time or counter (Modbus): the poll instant
+        UNIQUE (device, raw_sha256, distinct_by)
+    );
+    CREATE TABLE readings (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        device TEXT NOT NULL,
+        code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value REAL,
+        unit TEXT,
+        flag TEXT,
+        original_code TEXT,
+        measured_at TEXT NOT NULL,          -- UTC instant: device time resolved with its zone, else receive time
+        time_source TEXT NOT NULL,          -- device-rtc or gateway-clock
+        device_lat REAL, device_lon REAL, device_alt REAL,   -- the monitor's own coordinates, if it sent them
+        UNIQUE (device, code, kind, measured_at)
+    );
+    CREATE TABLE fixes (
+        id INTEGER PRIMARY KEY,
+        frame_id INTEGER NOT NULL REFERENCES frames(id),
+        at TEXT NOT NULL,                   -- GNSS time, UTC
+        received_at TEXT NOT NULL,          -- gateway clock when the sentence arrived
+        lat REAL NOT NULL, lon REAL NOT NULL, alt REAL,
+        quality INTEGER, satellites INTEGER, hdop REAL,
+        source TEXT NOT NULL,
+        UNIQUE (source, at)
+    );
+    CREATE TABLE exceedances (
+        id INTEGER PRIMARY KEY,
+        reading_id INTEGER NOT NULL REFERENCES readings(id),
+        standard TEXT NOT NULL, grade TEXT NOT NULL, averaging TEXT NOT NULL,
+        limit_json TEXT NOT NULL,
+        value REAL NOT NULL, ratio REAL NOT NULL,
+        message_zh TEXT NOT NULL, message_en TEXT NOT NULL,
+        UNIQUE (reading_id, standard, grade, averaging)
+    );
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        device TEXT,
+        visit TEXT,
+        created_at TEXT NOT NULL,
+        metadata TEXT NOT NULL              -- canonical JSON: capture time, place and their sources, etc.
+    );
+    CREATE TABLE item_frames (
+        item_id TEXT NOT NULL REFERENCES items(id),
+        frame_id INTEGER NOT NULL UNIQUE REFERENCES frames(id),
+        PRIMARY KEY (item_id, frame_id)
+    );
+    CREATE TABLE events (
+        item_id TEXT NOT NULL REFERENCES items(id),
+        seq INTEGER NOT NULL,
+        event BLOB NOT NULL,                -- the canonical signed event bytes
+        event_hash TEXT NOT NULL,
+        PRIMARY KEY (item_id, seq)
+    );
+    CREATE INDEX frames_unsealed ON frames (device, visit, id);
+    CREATE INDEX readings_frame ON readings (frame_id);
+    CREATE INDEX fixes_at ON fixes (at);
+    """,
+)
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Apply every schema step not yet applied, each in its own transaction."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    for number, step in enumerate(_STEPS[version:], start=version + 1):
+        with connection:
+            connection.executescript("BEGIN;" + step + _immutability_triggers() + f"PRAGMA user_version = {number};")
+
+
+def _immutability_triggers() -> str:
+    statements = []
+    for table in _IMMUTABLE_TABLES:
+        for action in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} are evidence: never updated or deleted'); END;"
+            )
+    return "\n".join(statements)
+
+
+SCHEMA_VERSION = len(_STEPS)
