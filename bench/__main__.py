@@ -11,17 +11,20 @@ from types import FrameType
 from bench.custody import custody_figures
 from bench.files import make_file, workspace
 from bench.hashing import copy_figures, hash_figures
+from bench.hj212 import hj212_figures
 from bench.machine import describe, load_average
 from bench.memory import memory_figure
 from bench.merkle import merkle_figure
+from bench.mqtt import mqtt_figures
 from bench.options import Plan, parse_plan
 from bench.progress import note
 from bench.report import Figure, render_json, render_text, size_text
 from evidence.hashing import sha256_file
 
 RATIO_LEGEND = (
-    "ratio: a, b, d = our speed over the baseline's (higher is better); e = proof time at the large log over "
-    "the time at the small one (lower is better); best of the rounds, median in brackets"
+    "ratio: a, b, d, f2, g = our speed over the baseline's (higher is better); e = proof time at the large log "
+    "over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core decodes for "
+    "(40 frames/s each); best of the rounds, median in brackets; SKIP = not measured (reason given)"
 )
 
 
@@ -52,6 +55,10 @@ def run(plan: Plan) -> list[Figure]:
         figures += custody_figures(plan.events, plan.custody_rounds)
     if "e" in plan.figures:
         figures.append(merkle_figure(plan.leaves, plan.proofs, plan.rounds))
+    if "f" in plan.figures:
+        figures += hj212_figures(plan.rounds, frames=plan.frames)
+    if "g" in plan.figures:
+        figures += mqtt_figures(plan.broker, plan.messages, max(plan.rounds, 3), plan.workdir)
     return figures
 
 

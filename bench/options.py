@@ -13,7 +13,8 @@ from bench.files import OUT
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*")
-FIGURES = "abcde"
+FIGURES = "abcdefg"
+DEFAULT_BROKER = ("127.0.0.1", 1883)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Plan:
     recycle: bool
     workdir: Path
     as_json: bool
+    frames: int = 20_000
+    messages: int = 20_000
+    broker: tuple[str, int] = DEFAULT_BROKER
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -39,6 +43,9 @@ class Plan:
             "custody rounds": self.custody_rounds,
             "figures": self.figures,
             "recycle memory before copies": self.recycle,
+            "HJ 212 frames": self.frames,
+            "MQTT messages": self.messages,
+            "MQTT broker": f"{self.broker[0]}:{self.broker[1]}",
         }
 
 
@@ -64,22 +71,38 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         recycle=not options.no_recycle,
         workdir=options.workdir,
         as_json=options.json,
+        frames=options.frames or (5_000 if quick else 20_000),
+        messages=options.messages or (3_000 if quick else 20_000),
+        broker=options.mqtt,
     )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark the evidence kernel against baselines measured in the same run.",
+        description="Benchmark the evidence kernel and the gateway against baselines measured in the same run.",
     )
     parser.add_argument("--size", type=parse_size, help="test file size for a, b, c (default 1GiB)")
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (64MiB, 10k, 100k)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes for a smoke run (64MiB, 10k, 100k, 5k frames, 3k messages)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--events", type=int, help="custody events for d (default 100000)")
     parser.add_argument("--leaves", type=int, help="leaves of the large Merkle log for e (default 1000000)")
     parser.add_argument("--proofs", type=int, default=50_000, help="inclusion proofs per round for e (default 50000)")
-    parser.add_argument("--rounds", type=int, help="repetitions of each variant of a, b, e (default 7; 3 with --quick)")
-    parser.add_argument("--only", default=FIGURES, type=_figures, help="figures to run (default abcde)")
+    parser.add_argument("--frames", type=_positive, help="HJ 212 frames for f (default 20000)")
+    parser.add_argument("--messages", type=_positive, help="MQTT messages per round for g (default 20000)")
+    parser.add_argument(
+        "--mqtt",
+        type=parse_broker,
+        default=DEFAULT_BROKER,
+        metavar="HOST:PORT",
+        help="MQTT broker for g (default 127.0.0.1:1883)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="repetitions of each variant of a, b, e, f, g (default 7; 3 with --quick)"
+    )
+    parser.add_argument("--only", default=FIGURES, type=_figures, help=f"figures to run (default {FIGURES})")
     parser.add_argument(
         "--no-recycle", action="store_true", help="for a: do not write and delete a scratch file before each run"
     )
@@ -91,3 +114,18 @@ def _figures(text: str) -> str:
     if not text or set(text) - set(FIGURES):
         raise argparse.ArgumentTypeError(f"choose among {FIGURES!r}, e.g. 'ab'")
     return text
+
+
+def parse_broker(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``HOST`` alone: port 1883; ``[::1]:1883`` for IPv6)."""
+    host, _, port = text.rpartition(":") if ":" in text.lstrip("[").split("]")[-1] else (text, ":", "1883")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"not a broker address: {text!r} (try 127.0.0.1:1883)")
+    return host, int(port)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return int(text)

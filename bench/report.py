@@ -32,7 +32,8 @@ class Goal:
 
 @dataclass(frozen=True)
 class Figure:
-    """One line of the report. ``judged`` (the ratio unless given) is what the goal is checked against."""
+    """One line of the report. ``judged`` (the ratio unless given) is what the goal is checked against;
+    ``skipped`` says why a figure could not be measured (its status is then SKIP)."""
 
     key: str
     name: str
@@ -43,6 +44,7 @@ class Figure:
     judged: float | None = None
     ratio_text: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why the figure was not measured (e.g. no broker): status SKIP
 
     @property
     def judged_value(self) -> float | None:
@@ -51,6 +53,8 @@ class Figure:
     @property
     def status(self) -> str:
         value = self.judged_value
+        if self.skipped is not None:
+            return "SKIP"
         if self.goal is None or value is None:
             return "INFO"
         return "PASS" if self.goal.met(value) else "MISS"
@@ -70,6 +74,7 @@ class Figure:
             "goal": None if self.goal is None else str(self.goal),
             "judged": self.judged_value,
             "status": self.status,
+            "skipped": self.skipped,
             "values": dict(self.values),
         }
 

@@ -6,14 +6,15 @@ GatewayError
 │   ├── NmeaError            an NMEA 0183 sentence (checksum, fields) is wrong
 │   ├── ModbusError          a Modbus register map or register values are wrong
 │   └── PayloadError         a JSON reading payload does not follow the documented schema
-├── ConfigError              a source URL, register map or device setting is wrong
+├── ConfigError              a source URL, register map or device setting is wrong (also an InputError:
+│                            the command exits with status 2, bad usage)
 ├── DeviceTimeoutError       a device did not answer in time
 └── SpoolError               the local spool cannot store or read something
 """
 
 from __future__ import annotations
 
-from evidence.errors import FieldproofError
+from evidence.errors import FieldproofError, InputError
 
 
 class GatewayError(FieldproofError):
@@ -44,7 +45,7 @@ class PayloadError(ProtocolError):
     """A JSON reading payload does not follow the documented schema."""
 
 
-class ConfigError(GatewayError):
+class ConfigError(GatewayError, InputError):
     """A source URL, register map or device setting is wrong."""
 
 

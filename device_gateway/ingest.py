@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from device_gateway.errors import SpoolError
 from device_gateway.spool import FrameRecord, Spool, StoredFrame
-from device_gateway.spool.store import Warn
+from device_gateway.spool.records import Warn
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,8 @@ def format_utc(moment: datetime) -> str:
     """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive datetimes are refused (never guess a zone)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a naive datetime has no known zone; refusing to label it UTC")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat (not strftime): several times cheaper, and it pads years below 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc(text: str) -> datetime:

@@ -6,7 +6,10 @@ Every error the kernel raises is a ``FieldproofError``; callers choose what to d
     ├── InputError                 input that cannot be read or used at all (exit status 2)
     │   ├── CanonicalJSONError     a value that has no RFC 8785 form, or bytes that are not JSON
     │   ├── KeyFileError           a key file that is missing, malformed or unsafe
-    │   └── PackageFormatError     a package that is not a readable BagIt bag of this format
+    │   ├── PackageFormatError     a package that is not a readable BagIt bag of this format
+    │   ├── UnitError              a value that cannot be converted between two units
+    │   ├── UnknownStandardError   a standard, grade or averaging period the limit tables do not define
+    │   └── LimitTableError        a shipped limit table that is malformed (a packaging error)
     ├── StoreError                 the content-addressed store could not keep a blob
     │   └── SourceChangedError     a source file changed or vanished while it was read
     └── VerificationError          something does not check out (integrity failure, exit status 1)
@@ -42,6 +45,18 @@ class KeyFileError(InputError):
 
 class PackageFormatError(InputError):
     """A package cannot be read as a BagIt 1.0 bag of the fieldproof package format."""
+
+
+class UnitError(InputError):
+    """A value cannot be converted between two units (missing, unknown or of a different kind)."""
+
+
+class UnknownStandardError(InputError):
+    """A standard, grade or averaging period the limit tables do not define."""
+
+
+class LimitTableError(InputError):
+    """A shipped limit table is malformed (a packaging error, caught by the tests)."""
 
 
 class StoreError(FieldproofError):

@@ -15,14 +15,10 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from evidence.errors import InputError
+from evidence.errors import UnitError
 from evidence.readings import normalize_unit
 
 __all__ = ["UnitError", "canonical_unit", "convert", "display_unit", "format_amount", "format_number"]
-
-
-class UnitError(InputError):
-    """A value cannot be converted between two units (missing, unknown or of a different kind)."""
 
 
 # Spellings evidence.readings does not know yet (HJ 212-2017 appendix B default units among them).

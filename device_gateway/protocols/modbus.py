@@ -1,4 +1,4 @@
-"""Modbus RTU codec: instrument register maps as data, register decoding, read planning, RTU frames (pure).
+"""Modbus RTU codec: instrument register maps as data, register decoding, read planning (pure).
 
 A *register map* (``device_gateway/registermaps/<name>.toml``, format in ``docs/protocols.md``) says where an
 instrument keeps each value: function (``holding`` = FC3, ``input`` = FC4), 0-based PDU address, type (INT16,
@@ -13,7 +13,8 @@ decimal that maps back to the same float32 (``0x40E33333`` is ``7.1``, not ``7.0
 Evidence: a poll of one unit yields the RTU response frames (ADUs) exactly as received, concatenated in
 :func:`read_plan` order. Every ADU is self-delimiting (unit, function, byte count or exception code, data,
 CRC-16/MODBUS low byte first), so :func:`split_frames` recovers them and :func:`decode_frames` re-derives the
-readings from the evidence bytes alone.
+readings from the evidence bytes alone. The RTU frames themselves (CRC, requests, responses) are in
+:mod:`device_gateway.protocols.modbus_frames`; everything public there is importable from here too.
 """
 
 from __future__ import annotations
@@ -32,12 +33,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 from device_gateway.errors import ConfigError, ModbusError
+from device_gateway.protocols.modbus_frames import (
+    FUNCTIONS,
+    ResponseFrame,
+    crc16_modbus,
+    find_response_frame,
+    parse_response,
+    request_frame,
+    split_frames,
+)
 from evidence.readings import Reading, normalize_unit
+
+__all__ = [
+    "FORMAT", "FUNCTIONS", "MAX_READ", "ORDERS", "TYPES", "Register", "RegisterMap", "ResponseFrame",
+    "crc16_modbus", "decode", "decode_frames", "decode_raw", "decode_register", "encode_register",
+    "find_response_frame", "load_map", "parse_map", "parse_response", "read_plan", "request_frame",
+    "shipped_maps", "split_frames",
+]  # fmt: skip
 
 # type -> (struct code, registers); order shorthand -> (byte order in a register, word order across registers)
 TYPES = {"INT16": ("h", 1), "UINT16": ("H", 1), "INT32": ("i", 2), "UINT32": ("I", 2), "FLOAT32": ("f", 2)}
 ORDERS = {"ABCD": ("big", "big"), "CDAB": ("big", "little"), "BADC": ("little", "big"), "DCBA": ("little", "little")}
-FUNCTIONS: Mapping[str, int] = {"holding": 3, "input": 4}
 MAX_READ = 125  # registers per FC3/FC4 request (Modbus application protocol v1.1b3, 6.3/6.4)
 
 FORMAT = "fieldproof-modbus-map/1"
@@ -355,90 +371,7 @@ def read_plan(register_map: RegisterMap) -> list[tuple[str, int, int]]:
     return [(function, start, count) for function, start, count in plan]
 
 
-# --- RTU frames -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ResponseFrame:
-    """A checked RTU response: registers read, or the exception code the device answered with."""
-
-    unit_id: int
-    function_code: int
-    words: tuple[int, ...]
-    exception_code: int | None = None
-
-
-def crc16_modbus(data: bytes) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF); sent low byte first. ``b"123456789"`` -> 0x4B37."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def request_frame(unit_id: int, function: str, start: int, count: int) -> bytes:
-    """The RTU request ADU for reading ``count`` registers from ``start``."""
-    body = bytes([unit_id, FUNCTIONS[function]]) + start.to_bytes(2, "big") + count.to_bytes(2, "big")
-    return body + crc16_modbus(body).to_bytes(2, "little")
-
-
-def _frame_length(data: bytes, offset: int) -> int | None:
-    """Length of the response ADU starting at ``offset`` (None if its header is not there or not a read)."""
-    if len(data) - offset < 3:
-        return None
-    function_code = data[offset + 1]
-    if function_code in (0x83, 0x84):
-        return 5
-    if function_code in (3, 4):
-        return 5 + data[offset + 2]
-    return None
-
-
-def parse_response(frame: bytes) -> ResponseFrame:
-    """Check one response ADU (length, CRC, byte count) and read it; ModbusError with ``reason`` otherwise."""
-    length = _frame_length(frame, 0)
-    if length is None or len(frame) != length:
-        raise ModbusError(f"not one FC3/FC4 response frame: {frame.hex()}", reason="format")
-    if not _crc_ok(frame):
-        raise ModbusError(f"CRC mismatch in frame {frame.hex()}", reason="crc")
-    if frame[1] & 0x80:
-        return ResponseFrame(frame[0], frame[1], (), exception_code=frame[2])
-    if frame[2] % 2:
-        raise ModbusError(f"odd byte count in frame {frame.hex()}", reason="format")
-    words = tuple(int.from_bytes(frame[i : i + 2], "big") for i in range(3, len(frame) - 2, 2))
-    return ResponseFrame(frame[0], frame[1], words)
-
-
-def split_frames(raw: bytes) -> list[bytes]:
-    """The response ADUs concatenated in ``raw``; ModbusError if it is not a clean sequence of valid frames."""
-    frames, offset = [], 0
-    while offset < len(raw):
-        length = _frame_length(raw, offset)
-        if length is None or offset + length > len(raw):
-            raise ModbusError(f"truncated or unknown frame at byte {offset}", reason="format")
-        frames.append(raw[offset : offset + length])
-        parse_response(frames[-1])
-        offset += length
-    return frames
-
-
-def find_response_frame(buffer: bytes, unit_id: int, function: str) -> bytes | None:
-    """The first valid response ADU from ``unit_id`` to ``function`` inside received bytes, if any."""
-    codes = {FUNCTIONS[function], FUNCTIONS[function] | 0x80}
-    for offset in range(len(buffer) - 4):
-        if buffer[offset] != unit_id or buffer[offset + 1] not in codes:
-            continue
-        length = _frame_length(buffer, offset) or 0
-        candidate = buffer[offset : offset + length]
-        if length and len(candidate) == length and _crc_ok(candidate):
-            return candidate
-    return None
-
-
-def _crc_ok(frame: bytes) -> bool:
-    return crc16_modbus(frame[:-2]) == int.from_bytes(frame[-2:], "little")
+# --- readings from RTU frames -----------------------------------------------------------------------------
 
 
 def decode_frames(register_map: RegisterMap, raw: bytes, *, unit_id: int | None = None) -> list[Reading]:

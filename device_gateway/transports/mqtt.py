@@ -3,45 +3,37 @@
 QoS 1 with a persistent session: a fixed client id and ``clean_session=False``, so the broker keeps what arrives
 while the gateway is away, and ``manual_ack=True``, so a message is acknowledged (PUBACK) only after the spool has
 committed it. A gateway killed between commit and acknowledgement gets the message again on reconnect; the spool
-recognises it by its bytes and stores it once. The retain flag is never used for readings: a retained message is
-stored like any other but marked, since it may be old.
+recognises it by its bytes and stores it once. Retained messages are stored like any other.
 
-Operators: Mosquitto keeps at most ``max_queued_messages`` (1000 by default) per offline client; raise it on a
-broker whose monitors may publish more than that while the gateway is away.
+The MQTT client runs in a small relay process (``mqtt_relay``): it receives messages and sends each, with its
+message id, to the gateway over a pipe; the gateway parses and stores it and sends the id back once committed, and
+only then does the relay acknowledge it to the broker. Network handling and storage thus run on two cores instead
+of taking turns on one. A relay whose gateway dies (even by SIGKILL) sees its pipe close and exits without
+acknowledging anything more.
+
+Operators: Mosquitto keeps at most ``max_queued_messages`` (1000 by default) per client, connected or not;
+raise it on a broker whose monitors may publish more than the gateway stores, or while it is away.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-
-from device_gateway.errors import ConfigError
 from device_gateway.spool import FrameRecord
+from device_gateway.transports.mqtt_relay import MqttEndpoint, relay_main
 
 log = logging.getLogger(__name__)
 
 ParsePayload = Callable[[bytes, str, datetime], list[FrameRecord]]
 Submit = Callable[[FrameRecord, Callable[[], None] | None], None]
+RESTART_DELAY_S = 2.0
 
-
-@dataclass(frozen=True)
-class MqttEndpoint:
-    host: str
-    port: int
-    topic: str
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"mqtt://{self.host}:{self.port}/{self.topic}"
+__all__ = ["MqttEndpoint", "MqttSource"]
 
 
 class MqttSource:
@@ -53,66 +45,85 @@ class MqttSource:
         self._submit = submit
         self.connected = threading.Event()
         self.received = 0
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=endpoint.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_disconnect = self._on_disconnect
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._stopping = threading.Event()
+        self._acks: Connection | None = None
+        self._ack_lock = threading.Lock()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._reader = threading.Thread(target=self._supervise, name=f"mqtt {endpoint.label}", daemon=True)
 
     def start(self) -> None:
-        try:
-            self._client.connect_async(self.endpoint.host, self.endpoint.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{self.endpoint.label}: cannot connect: {exc}") from exc
-        self._client.loop_start()
+        self._reader.start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Disconnect: the relay sends what acknowledgements it has been given, then leaves."""
+        self._stopping.set()
+        self._send_to_relay(("stop",))
+        self._reader.join(15)
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
 
-    def _on_connect(
-        self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
-    ) -> None:
-        if getattr(reason, "is_failure", False):
-            log.error("%s: connection refused: %s", self.endpoint.label, reason)
-            return
-        client.subscribe(self.endpoint.topic, qos=1)
-        self.connected.set()
+    def _supervise(self) -> None:
+        """Run the relay and read its messages; start a new relay if it dies while the gateway runs."""
+        while not self._stopping.is_set():
+            messages = self._start_relay()
+            self._read(messages)
+            self.connected.clear()
+            if not self._stopping.is_set():
+                log.warning("%s: MQTT relay stopped; restarting", self.endpoint.label)
+                self._stopping.wait(RESTART_DELAY_S)
 
-    def _on_disconnect(self, *_args: object) -> None:
-        self.connected.clear()
+    def _start_relay(self) -> Connection:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        messages_out, messages_in = context.Pipe(duplex=False)
+        acks_out, acks_in = context.Pipe(duplex=False)
+        process = context.Process(target=relay_main, args=(self.endpoint, messages_in, acks_out), daemon=True)
+        process.start()
+        messages_in.close()
+        acks_out.close()
+        with self._ack_lock:
+            self._acks, self._process = acks_in, process
+        return messages_out
 
-    def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        received_at = datetime.now(UTC)
+    def _read(self, messages: Connection) -> None:
+        while True:
+            try:
+                item = messages.recv()
+            except (EOFError, OSError):
+                return
+            if item[0] == "message":
+                self._on_message(*item[1:])
+            elif item[0] == "connected":
+                self.connected.set()
+            elif item[0] == "disconnected":
+                self.connected.clear()
+
+    def _on_message(self, mid: int, qos: int, topic: str, payload: bytes, received_ts: float) -> None:
         self.received += 1
-        records = self._parse(bytes(message.payload), message.topic, received_at)
-        acknowledge = _after_all(len(records), lambda: self._ack(client, message))
+        received_at = datetime.fromtimestamp(received_ts, UTC)
+        records = self._parse(payload, topic, received_at)
+        acknowledge = _after_all(len(records), lambda: self._send_to_relay(("ack", mid, qos)))
         for record in records:
             self._submit(record, acknowledge)
+        if not records:
+            acknowledge()
 
-    def _ack(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
-        if message.qos > 0:
-            result = client.ack(message.mid, message.qos)
-            if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                log.warning(
-                    "%s: acknowledgement of message %d not sent (%s); the broker will resend it",
+    def _send_to_relay(self, item: tuple[object, ...]) -> None:
+        with self._ack_lock:
+            if self._acks is None:
+                return
+            try:
+                self._acks.send(item)
+            except (OSError, ValueError):
+                log.info(
+                    "%s: relay gone; %s not delivered (the broker resends unacknowledged messages)",
                     self.endpoint.label,
-                    message.mid,
-                    result,
+                    item[0],
                 )
 
 
 def _after_all(count: int, action: Callable[[], None]) -> Callable[[], None]:
     """A callback that runs ``action`` once it has been called ``count`` times (once every record is stored)."""
-    remaining = [count]
+    remaining = [max(count, 1)]
     lock = threading.Lock()
 
     def one_done() -> None:

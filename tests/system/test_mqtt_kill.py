@@ -121,7 +121,10 @@ def remove_session(broker: Broker, client_id: str) -> None:
     client.disconnect()
 
 
-def test_sigkill_mid_stream_then_restart_stores_every_message_exactly_once(tmp_path: Path, mqtt_broker: Broker) -> None:
+def test_sigkill_mid_stream_then_restart_stores_every_message_exactly_once(
+    tmp_path: Path, session_broker: Broker
+) -> None:
+    mqtt_broker = session_broker
     data = tmp_path / "data"
     topic = f"fieldproof-test/{uuid.uuid4().hex}/readings"
     client_id = f"fieldproof-kill-test-{uuid.uuid4().hex[:8]}"
