@@ -21,7 +21,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from device_gateway.gps import GnssTrack, Position
@@ -113,6 +113,7 @@ def _seal_group(
             "INSERT INTO events (item_id, seq, event, event_hash) VALUES (?, ?, ?, ?)",
             [(item_id, e.seq, e.to_bytes(), e.event_hash) for e in events],
         )
+        place_readings(db, [f.id for f in frames], track)
     return SealedBatch(item_id, device, visit, name, blob.digest.sha256, blob.digest.size, len(frames), readings)
 
 
@@ -228,3 +229,68 @@ def _event_place(position: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     keep = ("lat", "lon", "alt", "accuracy_m", "source", "fix_age_s")
     return {k: position[k] for k in keep if k in position}
+
+
+def place_readings(db: sqlite3.Connection, frame_ids: Sequence[int], track: GnssTrack | None) -> None:
+    """Give each reading of these frames its position: the monitor's own fix, else the gateway's GNSS track at
+    the moment the frame arrived (the gateway clock corrected to GNSS time). No fix near enough: no position."""
+    offset = gateway_clock_offset(db)
+    rows = []
+    for start in range(0, len(frame_ids), 500):
+        chunk = frame_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        query = (
+            "SELECT r.id, r.device_lat, r.device_lon, r.device_alt, f.received_at FROM readings r"  # noqa: S608
+            f" JOIN frames f ON f.id = r.frame_id WHERE r.frame_id IN ({marks})"
+        )
+        for reading_id, lat, lon, alt, received_at in db.execute(query, chunk):
+            row = _position_row(reading_id, (lat, lon, alt), received_at, track, offset)
+            if row is not None:
+                rows.append(row)
+    db.executemany(
+        "INSERT INTO reading_positions (reading_id, lat, lon, alt, accuracy_m, source, fix_age_s, interpolated,"
+        " clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _position_row(
+    reading_id: int,
+    own: tuple[float | None, float | None, float | None],
+    received_at: str,
+    track: GnssTrack | None,
+    offset: float | None,
+) -> tuple[object, ...] | None:
+    lat, lon, alt = own
+    if lat is not None and lon is not None:
+        return (reading_id, lat, lon, alt, None, "device-gnss", 0.0, 0, None)
+    if track is None:
+        return None
+    moment = datetime.fromisoformat(received_at) + timedelta(seconds=offset or 0.0)
+    position = track.position_at(moment)
+    if position is None:
+        return None
+    return (
+        reading_id,
+        position.lat,
+        position.lon,
+        position.alt,
+        position.accuracy_m,
+        position.source,
+        position.fix_age_s,
+        int(position.interpolated),
+        offset,
+    )
+
+
+def gateway_clock_offset(db: sqlite3.Connection) -> float | None:
+    """GNSS time minus the gateway's clock, in seconds: the median over fixes of (fix time − receive time).
+
+    A fix is timed by the satellites; its sentence's receive time by the gateway's clock (plus well under a
+    second of serial latency). None without fixes.
+    """
+    differences = sorted(
+        (datetime.fromisoformat(at) - datetime.fromisoformat(received)).total_seconds()
+        for at, received in db.execute("SELECT at, received_at FROM fixes")
+    )
+    return differences[len(differences) // 2] if differences else None

@@ -105,3 +105,61 @@ def _items(db: sqlite3.Connection) -> list[ItemStatus]:
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    """A reading as the gateway holds it, with where it was taken (None when no fix was near enough)."""
+
+    reading_id: int
+    device: str
+    code: str
+    kind: str
+    value: float | None
+    unit: str | None
+    flag: str | None
+    measured_at: str
+    time_source: str
+    position: dict[str, Any] | None
+
+
+def reading_rows(db: sqlite3.Connection, *, device: str | None = None) -> list[ReadingRow]:
+    rows = db.execute(
+        """
+        SELECT r.id, r.device, r.code, r.kind, r.value, r.unit, r.flag, r.measured_at, r.time_source,
+               p.lat, p.lon, p.alt, p.accuracy_m, p.source, p.fix_age_s, p.interpolated
+        FROM readings r LEFT JOIN reading_positions p ON p.reading_id = r.id
+        WHERE ? IS NULL OR r.device = ? ORDER BY r.id
+        """,
+        (device, device),
+    ).fetchall()
+    return [
+        ReadingRow(
+            reading_id=r[0],
+            device=r[1],
+            code=r[2],
+            kind=r[3],
+            value=r[4],
+            unit=r[5],
+            flag=r[6],
+            measured_at=r[7],
+            time_source=r[8],
+            position=_position(r[9:]),
+        )
+        for r in rows
+    ]
+
+
+def _position(values: tuple[Any, ...]) -> dict[str, Any] | None:
+    lat, lon, alt, accuracy, source, age, interpolated = values
+    if lat is None:
+        return None
+    return {
+        "lat": lat,
+        "lon": lon,
+        "alt": alt,
+        "accuracy_m": accuracy,
+        "source": source,
+        "fix_age_s": age,
+        "interpolated": bool(interpolated),
+    }

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 
-_IMMUTABLE_TABLES = ("frames", "readings", "items", "item_frames", "events", "fixes", "exceedances")
+_IMMUTABLE_TABLES = (
+    "frames",
+    "readings",
+    "items",
+    "item_frames",
+    "events",
+    "fixes",
+    "exceedances",
+    "reading_positions",
+)
 
 _STEPS: tuple[str, ...] = (
     """
@@ -90,26 +99,41 @@ _STEPS: tuple[str, ...] = (
     CREATE INDEX readings_frame ON readings (frame_id);
     CREATE INDEX fixes_at ON fixes (at);
     """,
+    """
+    -- Where each reading was taken, fixed when its batch is sealed (the visit's track is then complete).
+    CREATE TABLE reading_positions (
+        reading_id INTEGER PRIMARY KEY REFERENCES readings(id),
+        lat REAL NOT NULL, lon REAL NOT NULL, alt REAL,
+        accuracy_m REAL,
+        source TEXT NOT NULL,               -- device-gnss (the monitor's own) or gateway-gnss-track
+        fix_age_s REAL NOT NULL,            -- seconds between the reading and the fix used
+        interpolated INTEGER NOT NULL,
+        clock_offset_s REAL                 -- GNSS time minus gateway clock, applied to the receive time
+    );
+    """,
 )
 
 
 def migrate(connection: sqlite3.Connection) -> None:
-    """Apply every schema step not yet applied, each in its own transaction."""
+    """Apply every schema step not yet applied, each with its triggers in one transaction."""
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     for number, step in enumerate(_STEPS[version:], start=version + 1):
         with connection:
-            connection.executescript("BEGIN;" + step + _immutability_triggers() + f"PRAGMA user_version = {number};")
+            connection.executescript("BEGIN;" + step)  # stays open: committed with the triggers and version
+            for statement in _immutability_triggers(connection):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number}")
 
 
-def _immutability_triggers() -> str:
-    statements = []
-    for table in _IMMUTABLE_TABLES:
-        for action in ("UPDATE", "DELETE"):
-            statements.append(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} are evidence: never updated or deleted'); END;"
-            )
-    return "\n".join(statements)
+def _immutability_triggers(connection: sqlite3.Connection) -> list[str]:
+    existing = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} are evidence: never updated or deleted'); END"
+        for table in _IMMUTABLE_TABLES
+        if table in existing
+        for action in ("UPDATE", "DELETE")
+    ]
 
 
 SCHEMA_VERSION = len(_STEPS)

@@ -16,8 +16,8 @@ from device_gateway.errors import SpoolError
 from device_gateway.gps import Fix, GnssTrack
 from device_gateway.identity import gateway_key
 from device_gateway.spool import FrameRecord, Spool
-from device_gateway.spool.batches import BATCH_FORMAT, seal_pending_batches
-from device_gateway.spool.queries import spool_status
+from device_gateway.spool.batches import BATCH_FORMAT, gateway_clock_offset, seal_pending_batches
+from device_gateway.spool.queries import reading_rows, spool_status
 from evidence.canonical import canonical_bytes, loads
 from evidence.custody import CustodyEvent, verify_chain, verify_event_signature
 from evidence.hashing import sha256_file
@@ -132,6 +132,27 @@ def test_batch_custody_events_are_signed_by_the_gateway_and_chained(spool: Spool
     assert acquired.place is not None
     assert acquired.place["source"] == "gateway-gnss-track"
     assert acquired.item_sha256 == batch.sha256
+
+
+def test_readings_are_placed_when_sealed_and_a_place_is_never_invented(spool: Spool) -> None:
+    own = frame(1, device="LYOWN0001", device_position=(34.5, 112.3, 120.0))
+    far = frame(40)  # 40 minutes after the only fix: too far from it to be placed
+    near = frame(0)
+    spool.store_frames([own, far, near])
+    track = GnssTrack()
+    track.add(Fix(T0 + timedelta(seconds=2), 34.6197, 112.454, 141.0, 1, 12, 0.8, "gateway-gnss-track"))
+    seal_pending_batches(spool, key=gateway_key(spool.root), now=T0 + timedelta(hours=1), track=track)
+    placed = {(r.device, r.measured_at): r.position for r in reading_rows(spool.connection)}
+    assert placed[("LYOWN0001", "2026-05-12T01:42:07.000000Z")]["source"] == "device-gnss"  # type: ignore[index]
+    assert placed[("LYDUST0042", "2026-05-12T01:41:07.000000Z")]["source"] == "gateway-gnss-track"  # type: ignore[index]
+    assert placed[("LYDUST0042", "2026-05-12T02:21:07.000000Z")] is None
+
+
+def test_the_gateway_clock_offset_comes_from_gnss_fix_receipts(spool: Spool) -> None:
+    fix_time = T0 + timedelta(seconds=30)
+    gps = frame(0, device="GNSS1", readings=(), fix=Fix(fix_time, 34.6, 112.4, None, 1, 8, 1.0, "gateway-gnss-track"))
+    spool.store_frames([gps])  # received at T0+2 s by the gateway's clock: its clock is 28 s behind
+    assert gateway_clock_offset(spool.connection) == 28.0
 
 
 def test_a_tampered_batch_blob_no_longer_matches_its_item(spool: Spool) -> None:

@@ -26,6 +26,7 @@ from device_gateway.simulators.modbus_instrument import ModbusInstrument
 from device_gateway.simulators.monitor import GpsSimulator, MonitorSimulator
 from device_gateway.simulators.readings import units_parameter
 from device_gateway.sources import parse_source
+from device_gateway.spool.queries import reading_rows
 from tests.system.conftest import free_port
 
 
@@ -113,6 +114,14 @@ def test_monitor_and_gps_on_ptys_messy_line(tmp_path: Path) -> None:
     assert "GNSS1" in sealed
     places = query(tmp_path, "SELECT metadata FROM items WHERE device = 'LYDUST0042'")
     assert '"source":"gateway-gnss-track"' in str(places[0][0]), "the batch is placed from the GPS track"
+    with sqlite3.connect(tmp_path / "spool.sqlite3") as db:
+        readings = reading_rows(db, device="LYDUST0042")
+    assert len(readings) == 27
+    assert all(r.position is not None for r in readings), "every reading placed from the track"
+    assert {r.position["source"] for r in readings if r.position} == {"gateway-gnss-track"}
+    assert all(
+        r.position["fix_age_s"] < 1.0 and abs(r.position["lat"] - 34.6197) < 0.001 for r in readings if r.position
+    )
 
 
 def test_tcp_data_logger_gets_replies_only_after_storage(tmp_path: Path) -> None:
