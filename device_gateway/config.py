@@ -14,6 +14,13 @@ One settings object for the gateway (no scattered environment look-ups). The dat
     standard = "GB 3838-2002"            # early warning: which national standard and grade apply
     grade = "III"
 
+    [media]                              # camera imports
+    drift_threshold_s = 60               # flag a camera clock further than this from GNSS time
+    [[media.filename_patterns]]          # a vendor's file names, tried before the built-in patterns
+    name = "acme-bodycam"
+    regex = '^(?P<device>AC\\d{6})_(?P<time>\\d{14})_(?P<seq>\\d{4})\\.(MP4|JPG)$'
+    time_format = "%Y%m%d%H%M%S"
+
 Source URLs may also carry ``units=``, ``tz=`` and ``crc=`` for the devices they read (see ``sources``).
 """
 
@@ -30,6 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from device_gateway.errors import ConfigError
+from evidence.errors import InputError
+from evidence.metadata.filenames import FilenamePattern, parse_patterns
 from evidence.readings import normalize_unit
 
 DATA_ENV = "FIELDPROOF_GATEWAY_DATA"
@@ -57,10 +66,17 @@ class DeviceSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    drift_threshold_s: float = 60.0
+    filename_patterns: tuple[FilenamePattern, ...] = ()
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     data_dir: Path
     defaults: DeviceSettings = field(default_factory=DeviceSettings)
     devices: Mapping[str, DeviceSettings] = field(default_factory=dict)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     def device(self, device_id: str | None) -> DeviceSettings:
         return self.devices.get(device_id or "", self.defaults)
@@ -96,7 +112,20 @@ def load_settings(data_dir: Path | None) -> GatewaySettings:
         name: defaults.merged(parse_device_table(table, f"{path} [devices.{name}]"))
         for name, table in document.get("devices", {}).items()
     }
-    return GatewaySettings(root, defaults, devices)
+    return GatewaySettings(root, defaults, devices, _media_settings(document.get("media", {}), f"{path} [media]"))
+
+
+def _media_settings(table: Any, where: str) -> MediaSettings:
+    if not isinstance(table, dict) or set(table) - {"drift_threshold_s", "filename_patterns"}:
+        raise ConfigError(f"{where}: known settings are drift_threshold_s and filename_patterns")
+    threshold = table.get("drift_threshold_s", 60.0)
+    if not isinstance(threshold, int | float) or threshold <= 0:
+        raise ConfigError(f"{where}: drift_threshold_s must be a positive number of seconds")
+    try:
+        patterns = parse_patterns(table.get("filename_patterns", []))
+    except InputError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    return MediaSettings(float(threshold), tuple(patterns))
 
 
 def parse_device_table(table: Any, where: str) -> dict[str, Any]:

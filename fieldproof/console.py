@@ -52,3 +52,37 @@ def byte_progress(description: str, total: int, *, enabled: bool = True) -> Iter
     with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda count: progress.advance(task, count)
+
+
+class FileProgress:
+    """Callbacks for a files-and-bytes progress bar: ``bytes(n)`` as data is read, ``file()`` after each file."""
+
+    def __init__(self, progress: Progress | None = None, task: Any = None, label: str = "", files: int = 0) -> None:
+        self._progress, self._task, self._label, self._files, self._done = progress, task, label, files, 0
+
+    def bytes(self, count: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, count)
+
+    def file(self) -> None:
+        self._done += 1
+        if self._progress is not None:
+            self._progress.update(self._task, description=f"{self._label} {self._done}/{self._files}")
+
+
+@contextmanager
+def file_progress(description: str, files: int, total: int, *, enabled: bool = True) -> Iterator[FileProgress]:
+    """A bar of bytes (with speed and time left) labelled with files done, on a terminal; silent otherwise."""
+    if not (enabled and stderr.is_terminal and files > 0):
+        yield FileProgress()
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(f"{description} 0/{files}", total=total)
+        yield FileProgress(progress, task, description, files)

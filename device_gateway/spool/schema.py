@@ -18,6 +18,9 @@ _IMMUTABLE_TABLES = (
     "fixes",
     "exceedances",
     "reading_positions",
+    "media_sources",
+    "derivations",
+    "visit_notes",
 )
 
 _STEPS: tuple[str, ...] = (
@@ -110,6 +113,33 @@ _STEPS: tuple[str, ...] = (
         interpolated INTEGER NOT NULL,
         clock_offset_s REAL                 -- GNSS time minus gateway clock, applied to the receive time
     );
+    """,
+    """
+    -- Media imported from cameras and phones: where each item's bytes were read from.
+    CREATE TABLE media_sources (
+        item_id TEXT NOT NULL REFERENCES items(id),
+        source_path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        modified_at TEXT NOT NULL,          -- the source file's modification time, as the filesystem gives it
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (item_id, source_path)
+    );
+    -- A derivative (a geotagged copy, say) and the original it was made from.
+    CREATE TABLE derivations (
+        item_id TEXT PRIMARY KEY REFERENCES items(id),
+        derived_from TEXT NOT NULL REFERENCES items(id),
+        how TEXT NOT NULL
+    );
+    -- What an import found about a visit: gaps in a camera's file sequence numbers, clock drift.
+    CREATE TABLE visit_notes (
+        id INTEGER PRIMARY KEY,
+        visit TEXT,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,                 -- sequence-gap, clock-drift
+        detail TEXT NOT NULL,               -- canonical JSON
+        noted_at TEXT NOT NULL
+    );
+    CREATE INDEX items_sha256 ON items (sha256);
     """,
 )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fieldproof.commands.gateway import decode, listen, simulate, status
+from fieldproof.commands.gateway import decode, import_media, listen, simulate, status
 
-COMMANDS = (decode, listen, status, simulate)
+COMMANDS = (decode, listen, import_media, status, simulate)
 
 
 def register(subcommands: Any) -> None:

@@ -1,0 +1,1 @@
+"""Importing photos, videos and recordings from body cameras, phones and folders (see ``importer``)."""
