@@ -13,6 +13,7 @@ from bench.files import make_file, workspace
 from bench.hashing import copy_figures, hash_figures
 from bench.hj212 import hj212_figures
 from bench.machine import describe, load_average
+from bench.media import media_figures
 from bench.memory import memory_figure
 from bench.merkle import merkle_figure
 from bench.mqtt import mqtt_figures
@@ -22,8 +23,8 @@ from bench.report import Figure, render_json, render_text, size_text
 from evidence.hashing import sha256_file
 
 RATIO_LEGEND = (
-    "ratio: a, b, d, f2, g = our speed over the baseline's (higher is better); e = proof time at the large log "
-    "over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core decodes for "
+    "ratio: a, b, d, f2, g, h1 = our speed over the baseline's (higher is better); e = proof time at the large "
+    "log over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core decodes for "
     "(40 frames/s each); best of the rounds, median in brackets; SKIP = not measured (reason given)"
 )
 
@@ -59,6 +60,8 @@ def run(plan: Plan) -> list[Figure]:
         figures += hj212_figures(plan.rounds, frames=plan.frames)
     if "g" in plan.figures:
         figures += mqtt_figures(plan.broker, plan.messages, max(plan.rounds, 3), plan.workdir)
+    if "h" in plan.figures:
+        figures += media_figures(plan.size, plan.workdir, plan.rounds, recycle=plan.recycle)
     return figures
 
 

@@ -13,7 +13,7 @@ from bench.files import OUT
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*")
-FIGURES = "abcdefg"
+FIGURES = "abcdefgh"
 DEFAULT_BROKER = ("127.0.0.1", 1883)
 
 
@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the evidence kernel and the gateway against baselines measured in the same run.",
     )
-    parser.add_argument("--size", type=parse_size, help="test file size for a, b, c (default 1GiB)")
+    parser.add_argument(
+        "--size", type=parse_size, help="test file size for a, b, c and media card size for h (default 1GiB)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes for a smoke run (64MiB, 10k, 100k, 5k frames, 3k messages)"
     )
@@ -100,11 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         help="MQTT broker for g (default 127.0.0.1:1883)",
     )
     parser.add_argument(
-        "--rounds", type=int, help="repetitions of each variant of a, b, e, f, g (default 7; 3 with --quick)"
+        "--rounds", type=int, help="repetitions of each variant of a, b, e, f, g, h (default 7; 3 with --quick)"
     )
     parser.add_argument("--only", default=FIGURES, type=_figures, help=f"figures to run (default {FIGURES})")
     parser.add_argument(
-        "--no-recycle", action="store_true", help="for a: do not write and delete a scratch file before each run"
+        "--no-recycle", action="store_true", help="for a and h: do not write and delete a scratch file before each run"
     )
     parser.add_argument("--workdir", type=Path, default=OUT, help=f"scratch space parent (default {OUT})")
     return parser

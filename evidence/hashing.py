@@ -96,7 +96,7 @@ def copy_hashing(source: Path, destination: Path, *, progress: Callable[[int], N
             raise StoreError(f"{destination} already exists; a copy never overwrites") from exc
         try:
             with writer:
-                sha256, size = copy_and_hash(reader, writer, progress)
+                sha256, size = copy_and_hash(reader, writer, progress, size_hint=before.st_size)
                 digest = Digest(sha256, size)
                 os.fsync(writer.fileno())
             after_open = os.fstat(reader.fileno())

@@ -1,5 +1,5 @@
-"""What an import makes besides items: geotagged copies (evidence, linked to their originals), thumbnails (not
-evidence), and notes on the visit (gaps in a camera's file numbers, a camera clock off from GNSS time).
+"""What an import makes besides items: geotagged copies (evidence, linked to their originals) and notes on the
+visit (gaps in a camera's file numbers, a camera clock off from GNSS time). Thumbnails: see ``thumbnails``.
 
 A geotagged copy is made only for a JPEG whose own EXIF has no GPS but whose place the gateway's GNSS track gave:
 the copy carries that position (and the capture time, when it is GNSS time or a corrected camera clock) in its
@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-import warnings
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-from PIL import Image, ImageOps
 
 from device_gateway.media.importer import FileResult, ImportOptions, ImportReport, Staged
 from device_gateway.media.record import MediaItem, last_event, note_visit, record_item
@@ -30,7 +26,6 @@ from evidence.metadata.exif import geotag_jpeg
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_SIZE = (320, 320)
 GEOTAG_HOW = "position (and GNSS-based time) written into EXIF with piexif.insert; image data unchanged"
 
 
@@ -40,9 +35,6 @@ def after_import(
     """Notes, thumbnails and (if asked) geotagged copies for an import; return the copies' results."""
     _note_visit(report, spool, options, now)
     imported = {r.item_id: r for r in report.results if r.status == "imported" and r.item_id}
-    for item in report.staged:
-        if item.item_id in imported and imported[item.item_id].kind == "photo":
-            make_thumbnail(item.blob.path, spool.root / "thumbnails" / f"{item.item_id}.jpg")
     if not options.geotag_copies:
         return []
     copies = [
@@ -51,22 +43,6 @@ def after_import(
         if item.item_id in imported and _wants_geotag(imported[item.item_id])
     ]
     return [copy for copy in copies if copy is not None]
-
-
-def make_thumbnail(source: Path, target: Path) -> bool:
-    """A small JPEG preview for the field app; False (and nothing written) for anything Pillow cannot read."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a decompression bomb warning means: no thumbnail
-            with Image.open(source) as image:
-                preview = ImageOps.exif_transpose(image) or image
-                preview.thumbnail(THUMBNAIL_SIZE)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                preview.convert("RGB").save(target, "JPEG", quality=80)
-    except Exception as exc:  # any undecodable image: the item stays; it just has no preview
-        log.info("no thumbnail for %s: %s", source.name, exc)
-        return False
-    return True
 
 
 def _note_visit(report: ImportReport, spool: Spool, options: ImportOptions, now: datetime) -> None:

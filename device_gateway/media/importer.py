@@ -24,6 +24,7 @@ from device_gateway.gps import GnssTrack
 from device_gateway.media.events import media_events, metadata_errors
 from device_gateway.media.record import MediaItem, item_with_hash, record_item
 from device_gateway.media.scan import Found, Refused, scan
+from device_gateway.media.thumbnails import ThumbnailMaker
 from device_gateway.media.timeplace import Capture, ClockOffset, FileFacts, capture_place, capture_time, clock_offsets
 from device_gateway.spool import Spool
 from device_gateway.spool.store import utc_text
@@ -118,7 +119,14 @@ def import_media(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ImportReport:
     """Import every media file under ``paths`` (see the module docstring); one result per file found."""
-    run = _Import(spool=spool, key=key, options=options, track=track, now=now)
+    run = _Import(
+        spool=spool,
+        key=key,
+        options=options,
+        track=track,
+        now=now,
+        thumbnails=ThumbnailMaker(spool.root / "thumbnails"),
+    )
     results: list[FileResult] = []
     staged: list[Staged] = []
     for entry in scan(paths, exclude=spool.root):
@@ -135,6 +143,7 @@ def import_media(
             staged.append(outcome)
     offsets = clock_offsets([s.facts for s in staged], drift_threshold_s=options.drift_threshold_s)
     results += [run.finish(item, offsets.get(item.facts.device)) for item in staged]
+    run.thumbnails.close()
     return ImportReport(results, offsets, sequence_gaps(staged), staged)
 
 
@@ -147,6 +156,7 @@ class _Import:
     options: ImportOptions
     track: GnssTrack | None
     now: Callable[[], datetime]
+    thumbnails: ThumbnailMaker
     seen: dict[str, str] = field(default_factory=dict)  # sha256 -> item id, for identical files in this import
 
     def stage(self, found: Found, progress: Progress | None) -> Staged | FileResult:
@@ -163,6 +173,8 @@ class _Import:
         with open(blob.path, "rb") as stored:  # the stored copy, under the name the file had on the camera
             metadata = read_media_stream(stored, found.path.name, patterns=self.options.patterns)
         facts = _facts(found, metadata, self.options)
+        if duplicate_of is None and metadata.kind == "photo":
+            self.thumbnails.submit(blob.path, item_id)  # made while the next files are copied
         return Staged(found, blob, metadata, facts, item_id, duplicate_of)
 
     def finish(self, item: Staged, offset: ClockOffset | None) -> FileResult:
@@ -177,11 +189,21 @@ class _Import:
         now = self.now()
         gateway_here = self.track.position_at(now) if self.track is not None else None
         events = media_events(
-            item=item, key=self.key, capture=capture, place=place, visit=self.options.visit, now=now,
+            item=item,
+            key=self.key,
+            capture=capture,
+            place=place,
+            visit=self.options.visit,
+            now=now,
             gateway_place=gateway_here.to_json() if gateway_here else None,
-        )  # fmt: skip
-        record_item(self.spool, _media_item(item, capture, place, self.options), events, now=now,
-                    source=(str(item.found.path), item.found.size, utc_text(item.facts.modified_at)))  # fmt: skip
+        )
+        record_item(
+            self.spool,
+            _media_item(item, capture, place, self.options),
+            events,
+            now=now,
+            source=(str(item.found.path), item.found.size, utc_text(item.facts.modified_at)),
+        )
         result.item_id = item.item_id
         return result
 
@@ -246,8 +268,17 @@ def _media_item(item: Staged, capture: Capture, place: dict[str, Any] | None, op
         "source_path": str(item.found.path),
     }
     digest = item.blob.digest
-    return MediaItem(item.item_id, item.metadata.kind, digest.sha256, digest.size, item.metadata.media_type,
-                     item.found.path.name, item.facts.device, options.visit, metadata)  # fmt: skip
+    return MediaItem(
+        item.item_id,
+        item.metadata.kind,
+        digest.sha256,
+        digest.size,
+        item.metadata.media_type,
+        item.found.path.name,
+        item.facts.device,
+        options.visit,
+        metadata,
+    )
 
 
 def sequence_gaps(staged: Sequence[Staged]) -> dict[str, list[tuple[int, int]]]:
