@@ -1,0 +1,53 @@
+"""The server's settings: one object, from arguments, then ``FIELDPROOF_SERVER_*`` environment variables.
+
+The data folder holds, by default, the SQLite database (``server.sqlite3``), the blob store (``blobs/``), partial
+uploads (``uploads/``) and the server's signing key (``keys/server.key``, mode 0600, made on first start). With
+``database_url`` pointing at PostgreSQL, the database lives there instead; blobs and the key stay in the data
+folder, which every worker must share.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GIB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIELDPROOF_SERVER_", extra="forbid")
+
+    data_dir: Path = Path("fieldproof-server")
+    database_url: str | None = None
+    log_name: str = Field(default="fieldproof.local/log", description="the log's origin line in checkpoints")
+    key_name: str = "fieldproof-server"
+    max_upload_bytes: int = 16 * GIB
+    upload_expiry: timedelta = timedelta(hours=24)
+    token_lifetime: timedelta = timedelta(hours=12)
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("log_name")
+    @classmethod
+    def _log_name_is_one_line(cls, value: str) -> str:
+        if not value or "\n" in value or "+" in value:
+            raise ValueError("log_name must be one line without '+' (it is the checkpoint's origin)")
+        return value
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'server.sqlite3'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "keys" / "server.key"
