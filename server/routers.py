@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from server.alerts.routes import router as alerts
+from server.cases.routes import router as cases
+from server.devices.routes import router as devices
+from server.items.routes import router as items
+from server.ledger.routes import router as ledger
+from server.readings.routes import router as readings
+from server.reports.routes import router as reports
+from server.sites.routes import router as sites
+from server.uploads.routes import router as uploads
 from server.users.routes import router as auth
+from server.visits.routes import router as visits
 
 
 def api_routers() -> list[APIRouter]:
-    return [auth]
+    return [auth, cases, sites, visits, devices, uploads, items, readings, alerts, ledger, reports]

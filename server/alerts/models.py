@@ -1,0 +1,3 @@
+"""alerts: database models."""
+
+from __future__ import annotations

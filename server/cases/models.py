@@ -1,0 +1,3 @@
+"""cases: database models."""
+
+from __future__ import annotations

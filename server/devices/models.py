@@ -1,0 +1,3 @@
+"""devices: database models."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""items: database models."""
+
+from __future__ import annotations

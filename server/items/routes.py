@@ -1,0 +1,7 @@
+"""items: API routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["items"])

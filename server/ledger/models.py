@@ -1,0 +1,3 @@
+"""ledger: database models."""
+
+from __future__ import annotations

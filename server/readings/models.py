@@ -1,0 +1,3 @@
+"""readings: database models."""
+
+from __future__ import annotations

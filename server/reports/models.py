@@ -1,0 +1,3 @@
+"""reports: database models."""
+
+from __future__ import annotations

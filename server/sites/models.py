@@ -1,0 +1,3 @@
+"""sites: database models."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""uploads: database models."""
+
+from __future__ import annotations

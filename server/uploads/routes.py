@@ -1,0 +1,7 @@
+"""uploads: API routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["uploads"])

@@ -1,0 +1,3 @@
+"""visits: database models."""
+
+from __future__ import annotations
