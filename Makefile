@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict evidence device_gateway fieldproof
+	$(BIN)/mypy --strict evidence device_gateway server fieldproof
 	$(BIN)/mypy bench tests
 
 format: $(STAMP)
