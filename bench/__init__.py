@@ -6,7 +6,11 @@ a. hash-while-copy (``ContentStore.put_file``, ``copy_hashing``) against ``cp &&
 b. hashing alone (``sha256_file``) against ``openssl dgst -sha256``;
 c. peak memory of a hash-while-copy in a fresh interpreter, against one that only imported the module;
 d. custody events verified per second against bare Ed25519 verifications of the same messages;
-e. Merkle inclusion-proof time at a large log over the time at a 1,000-leaf log.
+e. Merkle inclusion-proof time at a large log over the time at a 1,000-leaf log;
+f. HJ 212 decoding; g. MQTT ingest into the spool; h. body-camera media import;
+i. tus upload throughput through the real server, against a bare handler that only reads the same bytes;
+l. custody events appended to the server's ledger per second (SQLite, PostgreSQL) against bare Ed25519
+   verification, and the ledger's inclusion-proof time at a large log over the time at a 1,000-leaf log.
 
 These are measurements, not tests: nothing here asserts a timing.
 """

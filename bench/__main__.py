@@ -12,6 +12,7 @@ from bench.custody import custody_figures
 from bench.files import make_file, workspace
 from bench.hashing import copy_figures, hash_figures
 from bench.hj212 import hj212_figures
+from bench.ledger import ledger_figures
 from bench.machine import describe, load_average
 from bench.media import media_figures
 from bench.memory import memory_figure
@@ -20,12 +21,13 @@ from bench.mqtt import mqtt_figures
 from bench.options import Plan, parse_plan
 from bench.progress import note
 from bench.report import Figure, render_json, render_text, size_text
+from bench.uploads import upload_figures
 from evidence.hashing import sha256_file
 
 RATIO_LEGEND = (
-    "ratio: a, b, d, f2, g, h1 = our speed over the baseline's (higher is better); e = proof time at the large "
-    "log over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core decodes for "
-    "(40 frames/s each); best of the rounds, median in brackets; SKIP = not measured (reason given)"
+    "ratio: a, b, d, f2, g, h1, i, l1 = our speed over the baseline's (higher is better); e, l2 = proof time at "
+    "the large log over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core "
+    "decodes for (40 frames/s each); best of the rounds, median in brackets; SKIP = not measured (reason given)"
 )
 
 
@@ -62,6 +64,16 @@ def run(plan: Plan) -> list[Figure]:
         figures += mqtt_figures(plan.broker, plan.messages, max(plan.rounds, 3), plan.workdir)
     if "h" in plan.figures:
         figures += media_figures(plan.size, plan.workdir, plan.rounds, recycle=plan.recycle)
+    if "i" in plan.figures:
+        figures += upload_figures(plan.size, plan.workdir, plan.rounds, recycle=plan.recycle)
+    if "l" in plan.figures:
+        figures += ledger_figures(
+            workdir=plan.workdir,
+            rounds=min(plan.rounds, 3),
+            append_events=plan.ledger_events,
+            leaves=plan.leaves,
+            postgres_url=plan.postgres,
+        )
     return figures
 
 

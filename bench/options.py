@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.files import OUT
+from bench.ledger import POSTGRES_URL
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*")
-FIGURES = "abcdefgh"
+FIGURES = "abcdefghil"
 DEFAULT_BROKER = ("127.0.0.1", 1883)
 
 
@@ -32,6 +33,8 @@ class Plan:
     frames: int = 20_000
     messages: int = 20_000
     broker: tuple[str, int] = DEFAULT_BROKER
+    ledger_events: int = 5_000
+    postgres: str = POSTGRES_URL
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,8 @@ class Plan:
             "HJ 212 frames": self.frames,
             "MQTT messages": self.messages,
             "MQTT broker": f"{self.broker[0]}:{self.broker[1]}",
+            "ledger events per round": self.ledger_events,
+            "PostgreSQL": self.postgres,
         }
 
 
@@ -74,6 +79,8 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         frames=options.frames or (5_000 if quick else 20_000),
         messages=options.messages or (3_000 if quick else 20_000),
         broker=options.mqtt,
+        ledger_events=options.ledger_events or (1_000 if quick else 5_000),
+        postgres=options.postgres,
     )
 
 
@@ -83,14 +90,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Benchmark the evidence kernel and the gateway against baselines measured in the same run.",
     )
     parser.add_argument(
-        "--size", type=parse_size, help="test file size for a, b, c and media card size for h (default 1GiB)"
+        "--size",
+        type=parse_size,
+        help="test file size for a, b, c, media card size for h, upload size for i (default 1GiB)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes for a smoke run (64MiB, 10k, 100k, 5k frames, 3k messages)"
+        "--quick",
+        action="store_true",
+        help="small sizes for a smoke run (64MiB, 10k events, 100k leaves, 5k frames, 3k messages, 1k ledger events)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--events", type=int, help="custody events for d (default 100000)")
-    parser.add_argument("--leaves", type=int, help="leaves of the large Merkle log for e (default 1000000)")
+    parser.add_argument("--leaves", type=int, help="leaves of the large Merkle log for e and l (default 1000000)")
     parser.add_argument("--proofs", type=int, default=50_000, help="inclusion proofs per round for e (default 50000)")
     parser.add_argument("--frames", type=_positive, help="HJ 212 frames for f (default 20000)")
     parser.add_argument("--messages", type=_positive, help="MQTT messages per round for g (default 20000)")
@@ -102,11 +113,24 @@ def _parser() -> argparse.ArgumentParser:
         help="MQTT broker for g (default 127.0.0.1:1883)",
     )
     parser.add_argument(
-        "--rounds", type=int, help="repetitions of each variant of a, b, e, f, g, h (default 7; 3 with --quick)"
+        "--ledger-events", type=_positive, help="custody events appended per round and database for l (default 5000)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=POSTGRES_URL,
+        metavar="URL",
+        help=f"PostgreSQL server for l, which creates and drops its own databases there (default {POSTGRES_URL})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="repetitions of each variant of a, b, e, f, g, h, i (default 7; 3 with --quick); l runs at most 3",
     )
     parser.add_argument("--only", default=FIGURES, type=_figures, help=f"figures to run (default {FIGURES})")
     parser.add_argument(
-        "--no-recycle", action="store_true", help="for a and h: do not write and delete a scratch file before each run"
+        "--no-recycle",
+        action="store_true",
+        help="for a, h and i: do not write and delete a scratch file before each run",
     )
     parser.add_argument("--workdir", type=Path, default=OUT, help=f"scratch space parent (default {OUT})")
     return parser

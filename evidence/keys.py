@@ -200,7 +200,7 @@ def _parse_key_line(text: str, what: str) -> tuple[str, str, int, bytes]:
     name, written_hash, encoded = parts
     try:
         blob = base64.b64decode(encoded, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: characters outside ASCII
         raise KeyFileError(f"malformed {what}: key is not base64") from exc
     if len(blob) != 33:
         raise KeyFileError(f"malformed {what}: expected a type byte and 32 key bytes, got {len(blob)} bytes")

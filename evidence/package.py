@@ -23,7 +23,7 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,8 +199,11 @@ class PackageWriter:
         keys: Iterable[PublicKey],
         report_html: str,
         description: str,
+        extra_tag_files: Mapping[str, bytes] | None = None,
     ) -> Path:
+        """Write the tag files (plus ``extra_tag_files``, e.g. a PDF report) and publish the package."""
         tag_files = {
+            **(extra_tag_files or {}),
             ITEMS: jsonl(item.to_json() for item in items),
             EVENTS: b"".join(event.to_bytes() + b"\n" for event in events),
             PROOFS: jsonl(proof.to_json() for proof in proofs),

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from evidence.errors import FieldproofError, InputError
 from fieldproof import console
-from fieldproof.commands import demo, gateway, keygen, seal, verify
+from fieldproof.commands import admin, demo, gateway, keygen, seal, server, verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = (keygen, seal, verify, gateway, demo)
+COMMANDS = (keygen, seal, verify, gateway, server, admin, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,8 @@
 - **Idempotency-Key** on a creating ``POST``: the first response (status and body) is stored under the key, the
   caller and the path; the same request again gets the same answer, never a second resource. The same key with a
   different body is refused (409).
+- **Instants** a client sends are ISO 8601 date-times with a UTC offset (``Moment``; not Unix timestamps), within
+  the years a UTC datetime can hold, so that they can be stored and compared in UTC.
 """
 
 from __future__ import annotations
@@ -15,20 +17,43 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
-from pydantic import BaseModel
-from sqlalchemy import DateTime, Integer, LargeBinary, Select, String, select
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
+from sqlalchemy import Integer, LargeBinary, Select, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.db import Base
+from server.db import Base, UTCDateTime
 from server.errors import ApiError
 
 T = TypeVar("T")
 MAX_LIMIT = 500
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: a cursor beyond them is not one this server gave
+
+
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_text(value: Any) -> Any:
+    """Only an ISO 8601 date-time: pydantic would otherwise read a number (even "0.5") as a Unix timestamp."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        return value
+    raise ValueError("an ISO 8601 date-time with a UTC offset is required, e.g. 2026-05-12T09:41:07+08:00")
+
+
+def _has_utc_form(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+08:00 is before the first instant a datetime holds
+        raise ValueError("the instant is out of range: in UTC it must fall in the years 1 to 9999") from exc
+    return moment
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_has_utc_form)]
 
 
 class Page(BaseModel, Generic[T]):
@@ -56,7 +81,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ApiError(400, "cursor is not one this server gave") from exc
-    if not isinstance(after, int) or isinstance(after, bool):
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
         raise ApiError(400, "cursor is not one this server gave")
     return after
 
@@ -108,7 +133,7 @@ class IdempotentResponse(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def idempotent(
@@ -134,7 +159,7 @@ def idempotent(
             headers={"Idempotent-Replayed": "true"},
         )
     status, body = create()
-    encoded = json.dumps(body, default=str).encode()
+    encoded = json.dumps(body, default=str, ensure_ascii=False).encode()
     session.add(
         IdempotentResponse(
             key_hash=key_hash, request_hash=request_hash, status=status, body=encoded, created_at=datetime.now(UTC)
@@ -145,4 +170,5 @@ def idempotent(
 
 
 def _json_response(status: int, body: Any) -> Response:
-    return Response(json.dumps(body, default=str).encode(), status_code=status, media_type="application/json")
+    encoded = json.dumps(body, default=str, ensure_ascii=False).encode()
+    return Response(encoded, status_code=status, media_type="application/json")

@@ -1,21 +1,19 @@
 """``create_app``: the server as an ASGI application, its routers under ``/api/v1``, one transaction per request.
 
-Each request gets a database session (``request.state.session``) opened by the ``unit_of_work`` middleware: it is
+Each request gets a database session (``request.state.session``) from the ``UnitOfWork`` middleware: it is
 committed when the request succeeded (status below 400) and rolled back otherwise, so a request is all or nothing.
 Services flush; only this middleware commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import APIRouter, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI
 
 from server.config import Settings
 from server.db import make_engine, session_factory
 from server.errors import install_error_handlers
 from server.routers import api_routers
+from server.unit_of_work import UnitOfWork
 
 API_PREFIX = "/api/v1"
 
@@ -33,26 +31,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     install_error_handlers(app)
-    app.middleware("http")(_unit_of_work)
+    app.add_middleware(UnitOfWork, sessions=app.state.sessions)
     api = APIRouter(prefix=API_PREFIX)
     for router in api_routers():
         api.include_router(router)
     app.include_router(api)
     return app
-
-
-async def _unit_of_work(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    session = request.app.state.sessions()
-    request.state.session = session
-    try:
-        response = await call_next(request)
-        if response.status_code < 400:
-            await run_in_threadpool(session.commit)
-        else:
-            await run_in_threadpool(session.rollback)
-        return response
-    except BaseException:
-        await run_in_threadpool(session.rollback)
-        raise
-    finally:
-        await run_in_threadpool(session.close)

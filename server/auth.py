@@ -102,7 +102,7 @@ def authenticate(request: Request) -> Principal:
     session = session_of(request)
     row = session.scalar(select(Token).where(Token.token_hash == token_digest(token.strip())))
     now = datetime.now(UTC)
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= now:
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise ApiError(401, "the token is unknown, expired or revoked", headers={"WWW-Authenticate": "Bearer"})
     user = session.get(User, row.user_id)
     if user is None or not user.active:
@@ -135,7 +135,3 @@ def visible_units(session: Session, unit_id: int) -> frozenset[int]:
             seen.add(current)
             stack.extend(children.get(current, []))
     return frozenset(seen)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from server.auth import Principal, authenticate, issue_token, password_matches, session_of, token_digest
-from server.errors import ApiError
+from server.cases.schemas import NO_NUL
+from server.errors import JSON_BODY, UNAUTHENTICATED, ApiError, errors
 from server.units.models import Unit
 from server.users.models import Token, User
 
@@ -18,8 +19,8 @@ router = APIRouter(tags=["auth"])
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    username: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)  # and valid Unicode: argon2 hashes UTF-8
 
 
 class TokenOut(BaseModel):
@@ -28,7 +29,12 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-@router.post("/auth/token", response_model=TokenOut, summary="Exchange a username and password for a bearer token")
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    summary="Exchange a username and password for a bearer token",
+    responses=errors(JSON_BODY, {401: "wrong username or password"}),
+)
 def create_token(credentials: Credentials, request: Request) -> TokenOut:
     session = session_of(request)
     user = session.scalar(select(User).where(User.username == credentials.username))
@@ -47,7 +53,12 @@ class MeOut(BaseModel):
     visible_units: list[str]
 
 
-@router.get("/auth/me", response_model=MeOut, summary="Who the bearer token belongs to, and what they see")
+@router.get(
+    "/auth/me",
+    response_model=MeOut,
+    summary="Who the bearer token belongs to, and what they see",
+    responses=errors(UNAUTHENTICATED),
+)
 def me(request: Request, principal: Principal = Depends(authenticate)) -> MeOut:  # noqa: B008
     session = session_of(request)
     user = session.get(User, principal.user_id)
@@ -63,7 +74,12 @@ def me(request: Request, principal: Principal = Depends(authenticate)) -> MeOut:
     )
 
 
-@router.delete("/auth/token", status_code=204, summary="Revoke the bearer token this request carries")
+@router.delete(
+    "/auth/token",
+    status_code=204,
+    summary="Revoke the bearer token this request carries",
+    responses=errors(UNAUTHENTICATED),
+)
 def revoke(request: Request, principal: Principal = Depends(authenticate)) -> Response:  # noqa: B008
     session = session_of(request)
     token = request.headers["authorization"].partition(" ")[2].strip()

@@ -186,6 +186,7 @@ def test_public_text_helper_is_valid() -> None:
         _public_text(blob=bytes([0xFF]) + _plain_key().public.raw),
         _public_text().replace("+", " ", 1),
         _public_text().rsplit("+", 1)[0] + "+!!!notbase64",
+        _public_text().rsplit("+", 1)[0] + "+密钥不是base64",  # not even ASCII
         _public_text().rstrip("=")[:-1],  # bad padding
         "bad name+" + _public_text().split("+", 1)[1],
         "+" + _public_text(),

@@ -9,6 +9,7 @@ than skip. Elsewhere, without it, the PostgreSQL half is skipped with the reason
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,12 +71,21 @@ def _build(url: str) -> None:
         engine.dispose()  # no connection may stay open on a template database
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file migrated once per session; each test gets a copy (as PostgreSQL tests get a template copy)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "server.sqlite3"
+    _build(f"sqlite:///{path}")
+    assert not path.with_name(path.name + "-wal").exists(), "the template must be checkpointed before it is copied"
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
-        _build(url)
-        yield url
+        copy = tmp_path / "server.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), copy)
+        yield f"sqlite:///{copy}"
         return
     template = request.getfixturevalue("postgres_template")
     name = f"fp_test_{uuid.uuid4().hex[:12]}"
@@ -122,7 +132,9 @@ def world(client: TestClient) -> World:
         for code, _name, _parent in UNITS:
             for role in ROLES:
                 username = f"{code.lower()}-{role}"
-                create_user(session, username=username, unit_code=code, role=role, password=f"pw-{username}")
+                # argon2 is slow by design: only the user the sign-in tests use gets a password
+                password = f"pw-{username}" if username == "ly-prosecutor" else None
+                create_user(session, username=username, unit_code=code, role=role, password=password)
                 tokens[f"{code}/{role}"] = token_for(session, username=username)
     return World(tokens)
 
