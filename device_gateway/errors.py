@@ -9,7 +9,12 @@ GatewayError
 ├── ConfigError              a source URL, register map or device setting is wrong (also an InputError:
 │                            the command exits with status 2, bad usage)
 ├── DeviceTimeoutError       a device did not answer in time
-└── SpoolError               the local spool cannot store or read something
+├── SpoolError               the local spool cannot store or read something
+└── SyncError                a sync with the server could not be completed
+    ├── NotEnrolledError     the gateway is not enrolled with that server, or has no token (also an InputError)
+    ├── ServerUnavailableError  the server could not be reached, or kept failing, after retries
+    ├── ServerRefusedError   the server refused a request (4xx); ``status`` and the server's reason
+    └── UntrustedServerError a receipt, proof or checkpoint does not verify: the server is not trusted
 """
 
 from __future__ import annotations
@@ -55,3 +60,27 @@ class DeviceTimeoutError(GatewayError):
 
 class SpoolError(GatewayError):
     """The local spool cannot store or read something."""
+
+
+class SyncError(GatewayError):
+    """A sync with the server could not be completed."""
+
+
+class NotEnrolledError(SyncError, InputError):
+    """The gateway is not enrolled with the server, or no user token was given."""
+
+
+class ServerUnavailableError(SyncError):
+    """The server could not be reached, or kept answering 5xx/429, after every retry."""
+
+
+class ServerRefusedError(SyncError):
+    """The server refused a request; ``status`` is its HTTP status."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UntrustedServerError(SyncError):
+    """What the server answered does not verify (a receipt, an inclusion proof, a checkpoint, log consistency)."""

@@ -21,6 +21,12 @@ _IMMUTABLE_TABLES = (
     "media_sources",
     "derivations",
     "visit_notes",
+    "enrollments",
+    "server_keys",
+    "item_cases",
+    "visit_cases",
+    "receipts",
+    "checkpoints",
 )
 
 _STEPS: tuple[str, ...] = (
@@ -140,6 +146,63 @@ _STEPS: tuple[str, ...] = (
         noted_at TEXT NOT NULL
     );
     CREATE INDEX items_sha256 ON items (sha256);
+    """,
+    """
+    -- Sync (device_gateway.sync). The gateway's enrollment with a server, and the server's log key, pinned the
+    -- first time it is fetched: a server that later signs with another key is refused.
+    CREATE TABLE enrollments (
+        server TEXT PRIMARY KEY,            -- the server's base URL, as given to enroll
+        device_id INTEGER NOT NULL,         -- the server's id for this gateway
+        key_id TEXT NOT NULL,               -- the gateway key that was enrolled
+        unit TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL
+    );
+    CREATE TABLE server_keys (
+        server TEXT PRIMARY KEY REFERENCES enrollments(server),
+        verifier_key TEXT NOT NULL,         -- C2SP signed-note verifier key of the server's checkpoints
+        pinned_at TEXT NOT NULL
+    );
+    -- Which case each item is filed under on the server (fixed before its upload starts), and the visits whose
+    -- items follow their first filing.
+    CREATE TABLE item_cases (
+        item_id TEXT PRIMARY KEY REFERENCES items(id),
+        case_id INTEGER NOT NULL,
+        filed_at TEXT NOT NULL
+    );
+    CREATE TABLE visit_cases (
+        visit TEXT PRIMARY KEY,
+        case_id INTEGER NOT NULL,
+        filed_at TEXT NOT NULL
+    );
+    -- What the server accepted: its received event, where it is in the log, the proof and the checkpoint.
+    CREATE TABLE receipts (
+        item_id TEXT PRIMARY KEY REFERENCES items(id),
+        server TEXT NOT NULL,
+        log_index INTEGER NOT NULL,
+        received_event BLOB NOT NULL,       -- the server's signed event, canonical bytes
+        inclusion TEXT NOT NULL,            -- canonical JSON: index, size, leaf_hash, proof, root (base64)
+        checkpoint TEXT NOT NULL,           -- the signed note the proof leads to
+        stored_at TEXT NOT NULL
+    );
+    -- Every checkpoint seen from a server, each proved consistent with those seen before it.
+    CREATE TABLE checkpoints (
+        server TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        root TEXT NOT NULL,                 -- base64
+        note TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (server, size)
+    );
+    -- Bookkeeping of work in progress (mutable): an item's tus upload, the last error, readings sent.
+    CREATE TABLE sync_state (
+        item_id TEXT PRIMARY KEY REFERENCES items(id),
+        upload_url TEXT,                    -- stored before the first byte is sent: a restart resumes it
+        upload_offset INTEGER NOT NULL DEFAULT 0,
+        upload_id TEXT,                     -- set when the server holds every byte (hash matched)
+        readings_through INTEGER NOT NULL DEFAULT 0,  -- readings up to this id are on the server
+        error TEXT,                         -- why the last attempt failed
+        updated_at TEXT NOT NULL
+    );
     """,
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from device_gateway.config import resolve_data_dir
 from device_gateway.spool import Spool
-from device_gateway.spool.queries import SpoolStatus, spool_status
+from device_gateway.spool.queries import ItemStatus, SpoolStatus, spool_status
 from evidence.errors import InputError
 from fieldproof import console
 
@@ -55,9 +55,19 @@ def _print(data_dir: Path, status: SpoolStatus) -> None:
     out.print("\n[bold]证据项 evidence items[/]")
     for item in status.items:
         out.print(
-            f"  {item.name} ({item.kind}, {item.frames} frames, {item.size:,} bytes) 同步 sync: {item.sync}",
+            f"  {item.name} ({item.kind}, {item.frames} frames, {item.size:,} bytes) 同步 sync: {_sync_text(item)}",
             markup=False,
         )
         out.print(f"    SHA-256 {item.sha256}  id {item.item_id}", highlight=False)
     if not status.items:
         out.print("  (none yet: items are sealed when 'gateway listen' stops)")
+
+
+def _sync_text(item: ItemStatus) -> str:
+    if item.sync == "synced":
+        return f"synced (log index {item.log_index})"
+    if item.sync == "uploading":
+        return f"uploading ({item.uploaded or 0:,}/{item.size:,} bytes)"
+    if item.sync == "failed":
+        return f"failed: {item.reason}"
+    return item.sync
