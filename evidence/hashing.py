@@ -184,7 +184,7 @@ class ContentStore:
                 created = True
             except FileExistsError:
                 created = False
-            _fsync_directory(final.parent)
+            fsync_directory(final.parent)
         except OSError as exc:
             raise StoreError(f"could not store blob {digest.sha256}: {exc}") from exc
         finally:
@@ -192,7 +192,8 @@ class ContentStore:
         return StoredBlob(digest, final, created)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or link in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evidence.errors import StoreError
-from evidence.hashing import ContentStore, Digest, StoredBlob
+from evidence.hashing import ContentStore, Digest, StoredBlob, fsync_directory
 from server.config import Settings
 
 __all__ = ["BlobStore", "MissingBlobError"]
@@ -88,7 +88,7 @@ class BlobStore:
                 raise StoreError(f"could not store blob {digest.sha256}: {exc}") from exc
             return self._adopt_by_copy(source, digest)
         os.chmod(final, READ_ONLY)
-        _fsync_directory(final.parent)
+        fsync_directory(final.parent)
         return StoredBlob(digest, final, created=True)
 
     def _adopt_by_copy(self, source: Path, digest: Digest) -> StoredBlob:
@@ -102,11 +102,3 @@ class BlobStore:
         if blob.created:
             os.chmod(blob.path, READ_ONLY)
         return blob.digest
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
