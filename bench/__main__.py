@@ -21,13 +21,15 @@ from bench.mqtt import mqtt_figures
 from bench.options import Plan, parse_plan
 from bench.progress import note
 from bench.report import Figure, render_json, render_text, size_text
+from bench.sync import sync_figures
 from bench.uploads import upload_figures
 from evidence.hashing import sha256_file
 
 RATIO_LEGEND = (
     "ratio: a, b, d, f2, g, h1, i, l1 = our speed over the baseline's (higher is better); e, l2 = proof time at "
-    "the large log over the time at the small one (lower is better); f1 = 115200-baud serial monitors one core "
-    "decodes for (40 frames/s each); best of the rounds, median in brackets; SKIP = not measured (reason given)"
+    "the large log over the time at the small one (lower is better); s = sync time over openssl dgst time (lower "
+    "is better); f1 = 115200-baud serial monitors one core decodes for (40 frames/s each); best of the rounds, "
+    "median in brackets; SKIP = not measured (reason given)"
 )
 
 
@@ -74,6 +76,8 @@ def run(plan: Plan) -> list[Figure]:
             leaves=plan.leaves,
             postgres_url=plan.postgres,
         )
+    if "s" in plan.figures:
+        figures += sync_figures(plan.sync_size, plan.workdir, plan.sync_rounds, recycle=plan.recycle)
     return figures
 
 

@@ -11,10 +11,13 @@ from typing import Any
 
 from bench.files import OUT
 from bench.ledger import POSTGRES_URL
+from bench.sync import DEFAULT_ROUNDS as SYNC_ROUNDS
+from bench.sync import DEFAULT_SIZE as SYNC_SIZE
+from bench.sync import QUICK_SIZE as SYNC_QUICK_SIZE
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*")
-FIGURES = "abcdefghil"
+FIGURES = "abcdefghils"
 DEFAULT_BROKER = ("127.0.0.1", 1883)
 
 
@@ -35,6 +38,8 @@ class Plan:
     broker: tuple[str, int] = DEFAULT_BROKER
     ledger_events: int = 5_000
     postgres: str = POSTGRES_URL
+    sync_size: int = SYNC_SIZE
+    sync_rounds: int = SYNC_ROUNDS
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -51,6 +56,8 @@ class Plan:
             "MQTT broker": f"{self.broker[0]}:{self.broker[1]}",
             "ledger events per round": self.ledger_events,
             "PostgreSQL": self.postgres,
+            "sync media bytes": self.sync_size,
+            "sync rounds": self.sync_rounds,
         }
 
 
@@ -81,6 +88,8 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         broker=options.mqtt,
         ledger_events=options.ledger_events or (1_000 if quick else 5_000),
         postgres=options.postgres,
+        sync_size=options.sync_size or (SYNC_QUICK_SIZE if quick else SYNC_SIZE),
+        sync_rounds=options.sync_rounds or SYNC_ROUNDS,
     )
 
 
@@ -97,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes for a smoke run (64MiB, 10k events, 100k leaves, 5k frames, 3k messages, 1k ledger events)",
+        help="small sizes for a smoke run (64MiB, 10k events, 100k leaves, 5k frames, 3k messages, 1k ledger events, "
+        "256MiB synced)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--events", type=int, help="custody events for d (default 100000)")
@@ -120,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         default=POSTGRES_URL,
         metavar="URL",
         help=f"PostgreSQL server for l, which creates and drops its own databases there (default {POSTGRES_URL})",
+    )
+    parser.add_argument(
+        "--sync-size",
+        type=parse_size,
+        help="media synced to the local server for s (default 2GiB; 256MiB with --quick)",
+    )
+    parser.add_argument(
+        "--sync-rounds", type=_positive, help=f"rounds of each variant of s (default {SYNC_ROUNDS}, --rounds aside)"
     )
     parser.add_argument(
         "--rounds",
