@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +39,9 @@ class MqttMonitorSimulator:
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"simulator-{self.device}")
+        # unique per run: two simulators of one device on a broker would otherwise disconnect each other
+        client_id = f"simulator-{self.device}-{secrets.token_hex(3)}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         client.connect(self.host, self.port)
         client.loop_start()
         walk = ReadingWalk("dust", self.exceed, seed=3)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +90,21 @@ def test_status_without_a_spool_says_where_it_looked(cli: Cli, tmp_path: Path) -
     assert "no gateway data" in result.stderr
 
 
+def _wait_until_opened(process: subprocess.Popen[bytes], path: str) -> None:
+    """Until ``process`` holds ``path`` open (Linux: its /proc fd links), however slowly it started."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the listener exited before opening its source"
+        fds = Path(f"/proc/{process.pid}/fd")
+        try:
+            if any(os.readlink(fd) == path for fd in fds.iterdir()):
+                return
+        except OSError:  # an fd closed while we looked
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the listener did not open {path} within 30 s")
+
+
 def test_listen_then_status_as_a_script_sees_them(tmp_path: Path) -> None:
     monitor = MonitorSimulator(interval=0.05, count=5, exceed=True, seed=3, time_step=timedelta(minutes=1))
     source = f"serial://{monitor.pty.path}?baud=9600&protocol=hj212&units={units_parameter('dust')}"
@@ -108,7 +125,8 @@ def test_listen_then_status_as_a_script_sees_them(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    threading.Timer(1.0, monitor.run, args=(threading.Event(),)).start()
+    _wait_until_opened(listener, monitor.pty.path)  # frames written before the listener reads would be lost
+    threading.Thread(target=monitor.run, args=(threading.Event(),)).start()
     out, err = listener.communicate(timeout=60)
     monitor.pty.close()
     assert listener.returncode == 0, err.decode()
