@@ -63,9 +63,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_token() -> str:
+    """32 random bytes, URL-safe; never starting with "-", which a command line would take for an option."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
+
+
 def issue_token(session: Session, user: User, lifetime: timedelta) -> str:
     """A new bearer token for ``user``: returned once, stored only as its SHA-256."""
-    token = secrets.token_urlsafe(32)
+    token = _new_token()
     now = datetime.now(UTC)
     session.add(Token(user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=now + lifetime))
     session.flush()

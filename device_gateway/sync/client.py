@@ -22,6 +22,7 @@ from evidence.keys import SigningKey
 from evidence.requestsig import sign_request
 
 RETRIED_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
+TIMEOUT_S = 120.0  # a request silent this long (connecting, sending or waiting for the answer) is retried
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class ServerClient:
         key: SigningKey | None,
         token: str | None,
         retry: RetryPolicy | None = None,
-        timeout_s: float = 120.0,
+        timeout_s: float = TIMEOUT_S,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

@@ -1,5 +1,5 @@
-"""An MQTT broker for the demo: the machine's Mosquitto on 127.0.0.1:1883 if it runs, else the ``mosquitto``
-binary started on a free port, else an embedded broker (amqtt, installed with the dev extras)."""
+"""An MQTT broker for the demo (and the system tests): the machine's Mosquitto on 127.0.0.1:1883 if it runs, else
+the ``mosquitto`` binary started on a free port, else an embedded broker (amqtt, installed with the dev extras)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,16 @@ from evidence.errors import FieldproofError
 class Broker:
     host: str
     port: int
-    kind: str
+    kind: str  # "mosquitto (running)", "mosquitto (started by …)", "embedded amqtt"
+
+    @property
+    def keeps_sessions(self) -> bool:
+        """Whether the broker queues and redelivers QoS 1 messages for a returning persistent session.
+
+        amqtt (checked with 0.12) neither holds unacknowledged messages for redelivery nor carries a persistent
+        session's stream reliably, so what depends on those guarantees needs Mosquitto.
+        """
+        return self.kind.lower().startswith("mosquitto")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -44,23 +53,24 @@ def mqtt_broker(folder: Path, *, running_port: int = 1883) -> Iterator[Broker]:
     forced = os.environ.get("FIELDPROOF_DEMO_BROKER")
     binary = shutil.which("mosquitto")
     if forced == "embedded":
-        with _embedded() as broker:
+        with embedded_broker() as broker:
             yield broker
     elif forced == "mosquitto-binary" and binary:
-        with _started_mosquitto(binary, folder) as broker:
+        with started_mosquitto(binary, folder) as broker:
             yield broker
     elif port_open(running_port):
         yield Broker("127.0.0.1", running_port, "Mosquitto (running)")
     elif binary:
-        with _started_mosquitto(binary, folder) as broker:
+        with started_mosquitto(binary, folder) as broker:
             yield broker
     else:
-        with _embedded() as broker:
+        with embedded_broker() as broker:
             yield broker
 
 
 @contextmanager
-def _started_mosquitto(binary: str, folder: Path) -> Iterator[Broker]:
+def started_mosquitto(binary: str, folder: Path, *, started_by: str = "the demo") -> Iterator[Broker]:
+    """The ``mosquitto`` binary on a free port of 127.0.0.1, with a configuration in ``folder``."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "mosquitto.conf"
@@ -68,14 +78,15 @@ def _started_mosquitto(binary: str, folder: Path) -> Iterator[Broker]:
     process = subprocess.Popen([binary, "-c", str(config)], stderr=subprocess.DEVNULL)  # noqa: S603 - our config
     try:
         _wait_for(port)
-        yield Broker("127.0.0.1", port, "mosquitto (started by the demo)")
+        yield Broker("127.0.0.1", port, f"mosquitto (started by {started_by})")
     finally:
         process.terminate()
         process.wait(10)
 
 
 @contextmanager
-def _embedded() -> Iterator[Broker]:
+def embedded_broker() -> Iterator[Broker]:
+    """amqtt in a thread of this process, on a free port of 127.0.0.1."""
     try:
         amqtt_broker: Any = importlib.import_module("amqtt.broker")
     except ImportError as exc:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from device_gateway.gps import Fix, GnssTrack
 from device_gateway.identity import gateway_key
+from device_gateway.media.derived import after_import
+from device_gateway.media.importer import ImportOptions, import_media
 from device_gateway.spool import Spool
 from device_gateway.spool.queries import spool_status
 from device_gateway.sync import state
@@ -23,7 +26,9 @@ from evidence.checkpoint import SignedNote
 from evidence.custody import CustodyEvent
 from evidence.merkle import leaf_hash, verify_inclusion
 from fieldproof.cli import main
+from tests.device_gateway.media_samples import camera_naive, jpeg
 from tests.device_gateway.sync_world import (
+    PLACE,
     T0,
     LiveServer,
     fill_spool,
@@ -34,6 +39,7 @@ from tests.device_gateway.sync_world import (
 from tests.fieldproof.conftest import CliResult
 
 Cli = Callable[..., CliResult]
+CST = timezone(timedelta(hours=8))  # the cameras' clocks show China Standard Time
 
 
 @pytest.fixture
@@ -126,11 +132,11 @@ def _check_server_holds_every_item(server: LiveServer, data: Path) -> None:
         assert received["actor"]["user"] == "wang"
 
 
-def _check_receipts_offline(data: Path, url: str) -> None:
+def _check_receipts_offline(data: Path, url: str, *, count: int = 4) -> None:
     with Spool(data) as spool:
         rows = spool.connection.execute("SELECT log_index, received_event, inclusion, checkpoint FROM receipts")
         receipts = rows.fetchall()
-        assert len(receipts) == 4
+        assert len(receipts) == count
         for log_index, event, inclusion, note in receipts:
             head = SignedNote.parse(note.encode()).checkpoint
             proof = [base64.b64decode(node) for node in json.loads(inclusion)["proof"]]
@@ -245,3 +251,49 @@ def test_a_sync_without_enrollment_or_token_is_bad_usage(cli: Cli, server: LiveS
     no_token = cli("gateway", "sync", "--server", server.url, "--data", gateway_data)
     assert no_token.status == 2
     assert "token" in no_token.stderr
+
+
+def test_items_in_flight_together_register_derivatives_after_their_originals(
+    cli: Cli, server: LiveServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "gateway"
+    card = tmp_path / "card"
+    card.mkdir()
+    track = GnssTrack()
+    for step in range(70):  # a fix every 10 s for the photos' 10 minutes
+        at = T0 + timedelta(seconds=10 * step)
+        track.add(Fix(at, PLACE[0] + step * 1e-6, PLACE[1], PLACE[2], 1, 10, 0.9, "gateway-gnss-track"))
+    for n in range(10):  # the first has its own GNSS fix and time (the clock's offset); the track places the rest
+        taken = T0 + timedelta(minutes=n, seconds=30)
+        own_fix = n == 0
+        camera_time = camera_naive(taken.astimezone(CST))
+        place, fix_time = (PLACE, taken) if own_fix else (None, None)
+        jpeg(card / f"IMG_{n:04d}.JPG", camera_time=camera_time, gps=place, gps_time=fix_time, seed=n)
+    with Spool(data) as spool:
+        options = ImportOptions(visit="V1", geotag_copies=True, zone=CST)
+        report = import_media([card], spool=spool, key=gateway_key(data), options=options, track=track)
+        after_import(report, spool=spool, key=gateway_key(data), options=options, now=T0 + timedelta(hours=1))
+    enroll(cli, server, data)
+    result = run_sync(cli, server, data, "--case", server.new_case(), "--parallel", 8, "--timeout", 30)
+    assert result.status == 0, result.stdout + result.stderr
+    assert result.json()["synced"] == 19
+    copies = {item.item_id: item for item in spool_items(data) if "_geotagged" in item.name}
+    assert len(copies) == 9
+    indexes = {item.item_id: item.log_index for item in spool_items(data)}
+    for copy_id in copies:
+        held = server.api("GET", f"/items/{copy_id}").json()
+        assert held["derived_from"] in indexes, "linked to its original on the server"
+        assert indexes[held["derived_from"]] < indexes[copy_id], "the original was registered first"
+    for item in spool_items(data):
+        assert server.api("POST", f"/items/{item.item_id}/verify").json()["valid"]
+    _check_receipts_offline(data, server.url, count=19)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--parallel", "0"), ("--parallel", "33"), ("--timeout", "0")])
+def test_parallel_and_timeout_out_of_range_are_bad_usage(
+    cli: Cli, server: LiveServer, gateway_data: Path, option: str, value: str
+) -> None:
+    enroll(cli, server, gateway_data)
+    result = run_sync(cli, server, gateway_data, option, value)
+    assert result.status == 2
+    assert option in result.stderr

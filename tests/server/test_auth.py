@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from server import auth
 from server.auth import token_digest
 from server.db import transaction
 from server.users.models import Token
@@ -69,3 +71,9 @@ def test_a_revoked_token_fails(client: TestClient, world: World) -> None:
     assert client.delete("/api/v1/auth/token", headers=headers).status_code == 204
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
     assert client.get("/api/v1/auth/me", headers=world.headers("LY/prosecutor")).status_code == 200
+
+
+def test_a_token_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter(["-looks-like-an-option", "-again", "fine-token"])
+    monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda _n: next(drawn))
+    assert auth._new_token() == "fine-token"

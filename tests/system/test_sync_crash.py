@@ -48,7 +48,10 @@ from tests.system.tcp_proxy import DROP, Hooks, Proxy, Request
 
 SEED = 20260512
 MiB = 1024 * 1024
-LARGE_SIZES = (12 * MiB, 9 * MiB, 5 * MiB, 3 * MiB, 3 * MiB, 2 * MiB)  # 12 and 9 MiB: two 8 MiB chunks each
+# Recordings among the photos, so that kills land in the middle of their bytes (each is sent as one PATCH, 64 MiB
+# chunks; a cut one resumes at the server's offset): ten, since several items are in flight and they go by quickly.
+LARGE_SIZES = (12 * MiB, 9 * MiB, 7 * MiB, 5 * MiB, 5 * MiB, 4 * MiB, 3 * MiB, 3 * MiB, 2 * MiB, 2 * MiB)
+PARALLEL = (1, 2, 4)  # items in flight, drawn per run: kills land in one-at-a-time and in concurrent syncs
 PHOTOS = 210
 SENSOR_BATCHES = 20
 RUN_TIMEOUT_S = 120
@@ -146,9 +149,9 @@ def gateway_command() -> list[str]:
     return [*fieldproof_command(), "gateway"]
 
 
-def sync_command(world: World, *, case: bool = True) -> list[str]:
+def sync_command(world: World, *, case: bool = True, parallel: int = 4) -> list[str]:
     command = [*gateway_command(), "sync", "--server", world.proxy_url, "--data", str(world.gateway), "--json"]
-    command += ["--token", world.server.investigator]
+    command += [f"--token={world.server.investigator}", "--parallel", str(parallel)]
     return [*command, "--case", str(world.case_id)] if case else command
 
 
@@ -447,7 +450,8 @@ def test_a_gateway_killed_at_random_moments_still_syncs_everything_exactly_once(
             for n, kill in enumerate(plan):
                 log = tmp_path / f"sync-{n:02d}.log"
                 with log.open("w") as out:
-                    process = subprocess.Popen(sync_command(world), stdout=out, stderr=subprocess.STDOUT)
+                    command = sync_command(world, parallel=rng.choice(PARALLEL))
+                    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
                     killer.arm(kill, process)
                     timer = threading.Timer(kill.delay_s, killer.kill) if kill.target is None else None
                     if timer is not None:

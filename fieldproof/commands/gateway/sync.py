@@ -11,12 +11,15 @@ from device_gateway.config import resolve_data_dir
 from device_gateway.errors import NotEnrolledError
 from device_gateway.identity import gateway_key
 from device_gateway.spool import Spool
-from device_gateway.sync.client import ServerClient
-from device_gateway.sync.engine import SyncOptions, SyncSummary, remaining, sync
+from device_gateway.sync.client import TIMEOUT_S, ServerClient
+from device_gateway.sync.engine import PARALLEL, SyncOptions, SyncSummary, remaining, sync
 from device_gateway.sync.enroll import normalized
 from evidence.errors import InputError
 from fieldproof import console
 from fieldproof.commands.gateway.enroll import TOKEN_ENV
+
+MAX_PARALLEL = 32
+MAX_TIMEOUT_S = 3600.0
 
 
 def register(subcommands: Any) -> None:
@@ -32,6 +35,20 @@ def register(subcommands: Any) -> None:
     parser.add_argument("--data", type=Path, metavar="DIR", help="gateway data folder (default: see docs)")
     parser.add_argument("--case", type=int, metavar="ID", help="file items that have no case yet under this case")
     parser.add_argument("--token", help=f"the investigator's token (default: ${TOKEN_ENV})")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=PARALLEL,
+        metavar="N",
+        help=f"items in flight at once (default {PARALLEL}; 1 sends one item at a time)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"give up on a request that is silent this long, then retry (default {TIMEOUT_S:g})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run)
 
@@ -42,14 +59,20 @@ def run(args: argparse.Namespace) -> int:
         raise NotEnrolledError(f"a user token is needed: --token or ${TOKEN_ENV}")
     if args.case is not None and args.case < 1:
         raise InputError("--case must be a case id (a positive number)")
+    if not 1 <= args.parallel <= MAX_PARALLEL:
+        raise InputError(f"--parallel must be between 1 and {MAX_PARALLEL}")
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:
+        raise InputError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds")
     data_dir = resolve_data_dir(args.data)
     if not (data_dir / "spool.sqlite3").exists():
         raise InputError(f"no gateway data in {data_dir} (give --data)")
     key = gateway_key(data_dir)
-    with Spool(data_dir) as spool, ServerClient(normalized(args.server), key=key, token=token) as client:
+    options = SyncOptions(case_id=args.case, parallel=args.parallel)
+    server = normalized(args.server)
+    with Spool(data_dir) as spool, ServerClient(server, key=key, token=token, timeout_s=args.timeout) as client:
         items, left = remaining(spool)
         with console.file_progress("同步 syncing", len(items), left, enabled=not args.json) as progress:
-            summary = sync(spool, client, options=SyncOptions(case_id=args.case), progress=progress)
+            summary = sync(spool, client, options=options, progress=progress)
     _output(summary, as_json=args.json)
     return 0 if summary.ok else 1
 
