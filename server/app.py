@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from server.config import Settings
 from server.db import make_engine, session_factory
 from server.errors import install_error_handlers
+from server.field_app import APP_PATH, FieldAppFiles
 from server.routers import api_routers
 from server.unit_of_work import UnitOfWork
 
@@ -36,4 +37,5 @@ def create_app(settings: Settings) -> FastAPI:
     for router in api_routers():
         api.include_router(router)
     app.include_router(api)
+    app.mount(APP_PATH, FieldAppFiles(settings), name="field-app")
     return app

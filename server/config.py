@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     upload_expiry: timedelta = timedelta(hours=24)
     token_lifetime: timedelta = timedelta(hours=12)
     public_url: str = "http://127.0.0.1:8000"
+    # The field app's optional map tiles (none by default: the map is drawn from the data alone). A URL template
+    # with {z}, {x}, {y}; its coordinate system: "gcj02" for the tiles of Chinese map providers (WGS-84 positions
+    # are then shifted to GCJ-02 when drawn), "wgs84" otherwise.
+    tile_url: str | None = Field(default=None, pattern=r"^https://[^/\s]+/\S*\{z\}\S*$")
+    tile_crs: str = Field(default="gcj02", pattern="^(gcj02|wgs84)$")
+    tile_attribution: str = Field(default="", max_length=200)
 
     @field_validator("log_name")
     @classmethod
@@ -35,6 +41,13 @@ class Settings(BaseSettings):
         if not value or "\n" in value or "+" in value:
             raise ValueError("log_name must be one line without '+' (it is the checkpoint's origin)")
         return value
+
+    @property
+    def tile_origin(self) -> str | None:
+        """``https://host`` of the tile URL (for the field app's content security policy), or None."""
+        if self.tile_url is None:
+            return None
+        return "/".join(self.tile_url.split("/")[:3])
 
     @property
     def database(self) -> str:

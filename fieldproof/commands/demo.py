@@ -86,8 +86,8 @@ def _summary(journey: Journey, ok: bool) -> dict[str, Any]:
         "workdir": str(journey.workdir),
         "server": journey.url,
         "field_app": {
-            "url": f"{journey.url}/app",
-            "available": False,
+            "url": f"{journey.url}/app/",
+            "available": True,
             "logins": [{"username": u, "password": PASSWORD, "role": r} for u, r, _d in USERS],
         },
         "steps": [
@@ -166,7 +166,7 @@ def _print(summary: dict[str, Any], tamper_report: VerificationReport | None) ->
         markup=False,
     )
     say(
-        f"   现场应用 field app: {app['url']} — 随现场应用发布 comes with the field app (not built yet)",
+        f"   现场应用 field app: {app['url']}  (仅在 --serve 时运行 only while --serve runs; docs/field-app.md)",
         markup=False,
     )
     logins = ", ".join(f"{login['username']} ({login['role']})" for login in app["logins"])
@@ -176,7 +176,10 @@ def _print(summary: dict[str, Any], tamper_report: VerificationReport | None) ->
 
 
 def _serve(journey: Journey) -> None:
-    _progress(f"服务器运行中 the server runs at {journey.url} (API docs {journey.url}/api/docs); Ctrl-C 停止 to stop")
+    _progress(
+        f"服务器运行中 the server runs at {journey.url}: 现场应用 field app {journey.url}/app/, "
+        f"API docs {journey.url}/api/docs; Ctrl-C 停止 to stop"
+    )
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())

@@ -30,6 +30,7 @@ from server.app import create_app
 from server.auth import PERMISSIONS
 from server.config import Settings
 from server.devices.service import create_enrollment_code
+from server.field_app import APP_PATH
 from tests.server.conftest import ROLES, World
 from tests.server.evidence_helpers import (
     TUS,
@@ -279,6 +280,7 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path below API) of every API route the app serves; asserts each is under API."""
     served: set[tuple[str, str]] = set()
     documentation = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    documentation.add(APP_PATH)  # the field app's static files (no data: every byte of data comes from the API)
     for context in iter_route_contexts(app.routes):
         path = str(context.path)
         if not isinstance(context.original_route, APIRoute):
