@@ -35,12 +35,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "uploads.write": frozenset({"investigator", "evidence_officer"}),
     "items.register": frozenset({"investigator", "evidence_officer"}),
     "items.read": _EVERYONE,
-    "items.content": _OFFICERS,
+    "items.content": _OFFICERS | {"integration"},
     "items.verify": frozenset({"evidence_officer", "prosecutor", "unit_admin"}),
     "cases.export": frozenset({"evidence_officer", "prosecutor"}),
     "readings.write": frozenset({"investigator", "evidence_officer"}),
     "readings.read": _EVERYONE,
     "log.read": _EVERYONE,
+}
+
+# What an integration client's token may do, by OAuth scope; its role (integration) must grant it too.
+SCOPES: dict[str, frozenset[str]] = {
+    "cases:read": frozenset({"cases.read"}),
+    "evidence:read": frozenset({"items.read", "items.content", "readings.read", "log.read"}),
 }
 
 _hasher = PasswordHasher()
@@ -63,34 +69,42 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _new_token() -> str:
+def new_secret() -> str:
     """32 random bytes, URL-safe; never starting with "-", which a command line would take for an option."""
     while (token := secrets.token_urlsafe(32)).startswith("-"):
         pass
     return token
 
 
-def issue_token(session: Session, user: User, lifetime: timedelta) -> str:
-    """A new bearer token for ``user``: returned once, stored only as its SHA-256."""
-    token = _new_token()
+def issue_token(session: Session, user: User, lifetime: timedelta, *, scopes: str | None = None) -> str:
+    """A new bearer token for ``user``: returned once, stored only as its SHA-256; ``scopes`` (space-separated)
+    limits it to what those scopes grant (integration clients' tokens)."""
+    token = new_secret()
     now = datetime.now(UTC)
-    session.add(Token(user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=now + lifetime))
+    expires = now + lifetime
+    session.add(
+        Token(user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=expires, scopes=scopes)
+    )
     session.flush()
     return token
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user, and the units whose data they may see."""
+    """The authenticated user, the units whose data they may see, and the scopes of their token (None: a user's
+    token, limited by the role alone)."""
 
     user_id: int
     username: str
     role: str
     unit_id: int
     visible_units: frozenset[int]
+    scopes: frozenset[str] | None = None
 
     def may(self, permission: str) -> bool:
-        return self.role in PERMISSIONS[permission]
+        if self.role not in PERMISSIONS[permission]:
+            return False
+        return self.scopes is None or any(permission in SCOPES.get(scope, ()) for scope in self.scopes)
 
     def sees(self, unit_id: int) -> bool:
         return unit_id in self.visible_units
@@ -114,7 +128,8 @@ def authenticate(request: Request) -> Principal:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise ApiError(401, "the token's user is not active", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(user.id, user.username, user.role, user.unit_id, visible_units(session, user.unit_id))
+    scopes = None if row.scopes is None else frozenset(row.scopes.split())
+    return Principal(user.id, user.username, user.role, user.unit_id, visible_units(session, user.unit_id), scopes)
 
 
 def require(permission: str) -> Callable[..., Principal]:
@@ -124,7 +139,8 @@ def require(permission: str) -> Callable[..., Principal]:
 
     def dependency(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
         if not principal.may(permission):
-            raise ApiError(403, f"the role {principal.role} may not do this ({permission})")
+            given = "" if principal.scopes is None else f" with the scopes {' '.join(sorted(principal.scopes))}"
+            raise ApiError(403, f"the role {principal.role}{given} may not do this ({permission})")
         return principal
 
     return dependency

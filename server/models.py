@@ -3,6 +3,7 @@
 from server import api  # noqa: F401 - idempotent responses
 from server.alerts import models as alerts  # noqa: F401
 from server.cases import models as cases  # noqa: F401
+from server.clients import models as clients  # noqa: F401
 from server.devices import models as devices  # noqa: F401
 from server.items import models as items  # noqa: F401
 from server.ledger import models as ledger  # noqa: F401

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from server.alerts.routes import router as alerts
 from server.cases.routes import router as cases
+from server.clients.routes import router as clients
 from server.devices.routes import router as devices
 from server.items.routes import router as items
 from server.ledger.routes import router as ledger
@@ -18,4 +19,4 @@ from server.visits.routes import router as visits
 
 
 def api_routers() -> list[APIRouter]:
-    return [auth, cases, sites, visits, devices, uploads, items, readings, alerts, ledger, reports]
+    return [auth, clients, cases, sites, visits, devices, uploads, items, readings, alerts, ledger, reports]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from server.auth import token_digest
+from server.clients.models import IntegrationClient
 from server.db import make_engine, session_factory, transaction
 from server.ledger import service as ledger
 from server.users.models import Token
@@ -81,3 +83,27 @@ def test_a_lost_server_key_is_not_silently_replaced(cli: Cli, tmp_path: Path) ->
     assert "server key" in refused.stderr
     assert "restore keys/" in refused.stderr
     assert not (data / "keys" / "server.key").exists()
+
+
+def test_an_integration_client_is_made_once_shown_and_revoked(cli: Cli, tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    cli("admin", "--data", data, "create-unit", "LY", "洛阳市人民检察院")
+    made = cli("admin", "--data", data, "create-client", "案件管理系统", "--unit", "LY", "--scopes", "cases:read")
+    assert made.status == 0, made.stderr
+    shown = made.json()
+    assert set(shown) == {"client_id", "client_secret", "scope"}
+    assert shown["scope"] == "cases:read"
+    engine = make_engine(f"sqlite:///{data / 'server.sqlite3'}")
+    try:
+        with session_factory(engine)() as session:
+            kept = session.scalars(select(IntegrationClient.secret_hash)).all()
+    finally:
+        engine.dispose()
+    assert kept == [token_digest(shown["client_secret"])], "the secret is kept only as its SHA-256"
+    revoked = cli("admin", "--data", data, "revoke-client", shown["client_id"])
+    assert revoked.status == 0
+    unknown = cli("admin", "--data", data, "revoke-client", "fpc_nope")
+    assert (unknown.status, "no client fpc_nope" in unknown.stderr) == (1, True)
+    bad_scope = cli("admin", "--data", data, "create-client", "x", "--unit", "LY", "--scopes", "cases:write")
+    assert bad_scope.status == 2
+    assert "cases:write" in bad_scope.stderr

@@ -76,4 +76,4 @@ def test_a_revoked_token_fails(client: TestClient, world: World) -> None:
 def test_a_token_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn = iter(["-looks-like-an-option", "-again", "fine-token"])
     monkeypatch.setattr(auth.secrets, "token_urlsafe", lambda _n: next(drawn))
-    assert auth._new_token() == "fine-token"
+    assert auth.new_secret() == "fine-token"
