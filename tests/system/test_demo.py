@@ -99,7 +99,8 @@ def check_journey(done: subprocess.CompletedProcess[str], summary: dict[str, Any
         check=False,
     )
     assert verify.returncode == 0, "the package the demo leaves verifies offline"
-    assert summary["field_app"]["url"].endswith("/app")
+    assert summary["field_app"]["url"].endswith("/app/")
+    assert summary["field_app"]["available"] is True
     assert summary["field_app"]["logins"]
 
 
