@@ -46,6 +46,18 @@ ACTIONS = frozenset(
     }
 )
 PLACE_SOURCES = frozenset({"exif-gps", "gateway-gnss-track", "browser", "manual", "device-gnss"})
+# Where an item's capture time came from (docs/media.md): what collectors send and the server keeps.
+TIME_SOURCES = (
+    "gnss",
+    "camera-clock-corrected",
+    "camera-clock",
+    "file-name",
+    "file-mtime",
+    "device-rtc",
+    "gateway-clock",
+    "browser-clock",
+    "manual",
+)
 _FIELDS = (
     "format",
     "item_id",

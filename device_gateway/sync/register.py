@@ -14,23 +14,9 @@ from typing import Any
 
 from device_gateway.sync.client import ServerClient
 from device_gateway.sync.state import SyncItem
-from evidence.custody import CustodyEvent
+from evidence.custody import PLACE_SOURCES, TIME_SOURCES, CustodyEvent
 
 ITEMS = "/api/v1/items"
-SERVER_TIME_SOURCES = frozenset(
-    {
-        "gnss",
-        "camera-clock-corrected",
-        "camera-clock",
-        "file-name",
-        "file-mtime",
-        "device-rtc",
-        "gateway-clock",
-        "browser-clock",
-        "manual",
-    }
-)
-SERVER_PLACE_SOURCES = frozenset({"exif-gps", "gateway-gnss-track", "browser", "manual", "device-gnss"})
 _PLACE_FIELDS = ("lat", "lon", "alt", "accuracy_m", "source", "fix_age_s")
 
 
@@ -46,7 +32,7 @@ def registration(item: SyncItem, *, case_id: int, upload_id: str, events: Sequen
         "media_type": item.media_type,
         "name": item.name,
         "captured_at": meta.get("captured_at"),
-        "time_source": time_source if time_source in SERVER_TIME_SOURCES else None,
+        "time_source": time_source if time_source in TIME_SOURCES else None,
         "clock_offset_s": meta.get("clock_offset_s"),
         "location": location(meta.get("location")),
         "derived_from": item.derived_from or meta.get("derived_from"),
@@ -59,7 +45,7 @@ def registration(item: SyncItem, *, case_id: int, upload_id: str, events: Sequen
 
 
 def location(place: Any) -> dict[str, Any] | None:
-    if not isinstance(place, dict) or place.get("source") not in SERVER_PLACE_SOURCES:
+    if not isinstance(place, dict) or place.get("source") not in PLACE_SOURCES:
         return None
     return {name: place.get(name) for name in _PLACE_FIELDS}
 

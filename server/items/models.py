@@ -11,17 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.db import Base, UTCDateTime, immutable
 
 KINDS = ("photo", "video", "audio", "sensor-batch", "document", "note")
-TIME_SOURCES = (
-    "gnss",
-    "camera-clock-corrected",
-    "camera-clock",
-    "file-name",
-    "file-mtime",
-    "device-rtc",
-    "gateway-clock",
-    "browser-clock",
-    "manual",
-)
 
 
 class Item(Base):

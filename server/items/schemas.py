@@ -8,13 +8,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evidence.canonical import canonical_bytes
+from evidence.custody import PLACE_SOURCES, TIME_SOURCES
 from evidence.errors import CanonicalJSONError
 from server.api import MAX_ID, Moment
 from server.cases.schemas import NO_NUL
-from server.items.models import KINDS, TIME_SOURCES
+from server.items.models import KINDS
 
 _KIND = "^(" + "|".join(KINDS) + ")$"
 _TIME_SOURCE = "^(" + "|".join(TIME_SOURCES) + ")$"
+_PLACE_SOURCE = "^(" + "|".join(sorted(PLACE_SOURCES)) + ")$"
 
 
 class LocationIn(BaseModel):
@@ -24,7 +26,7 @@ class LocationIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     alt: float | None = None
     accuracy_m: float | None = Field(default=None, ge=0)
-    source: str = Field(pattern="^(exif-gps|gateway-gnss-track|browser|manual|device-gnss)$")
+    source: str = Field(pattern=_PLACE_SOURCE)
     fix_age_s: float | None = Field(default=None, ge=0)
 
 

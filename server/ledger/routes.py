@@ -102,8 +102,7 @@ def inclusion(
     _principal: Principal = Depends(_read),  # noqa: B008
 ) -> InclusionOut:
     session = session_of(request)
-    tree_size = size if size is not None else service.latest_checkpoint(session, _settings(request)).checkpoint.size
-    proof = service.inclusion(session, index, tree_size)
+    proof = service.inclusion(session, index, _size_or_latest(request, size))
     return InclusionOut(
         index=proof.index,
         size=proof.size,
@@ -126,8 +125,7 @@ def consistency(
     _principal: Principal = Depends(_read),  # noqa: B008
 ) -> ConsistencyOut:
     session = session_of(request)
-    size = second if second is not None else service.latest_checkpoint(session, _settings(request)).checkpoint.size
-    proof = service.consistency(session, first, size)
+    proof = service.consistency(session, first, _size_or_latest(request, second))
     return ConsistencyOut(
         first=proof.first,
         second=proof.second,
@@ -174,3 +172,10 @@ def log_entry(
 def verifier_key(request: Request, _principal: Principal = Depends(_read)) -> Response:  # noqa: B008
     key = service.server_key(_settings(request))
     return Response(key.public.to_text() + "\n", media_type=_TEXT)
+
+
+def _size_or_latest(request: Request, size: int | None) -> int:
+    """The tree size asked for, else the latest checkpoint's (signed now if the log has grown)."""
+    if size is not None:
+        return size
+    return service.latest_checkpoint(session_of(request), _settings(request)).checkpoint.size

@@ -221,9 +221,8 @@ def located_context(browser: Browser) -> Iterator[BrowserContext]:
     fresh.close()
 
 
-@pytest.fixture
-def watched(page: Page) -> Iterator[Page]:
-    """The page, failing the test on an uncaught script error or a content security policy violation."""
+def watch(page: Page) -> list[str]:
+    """Collect uncaught script errors and content security policy violations of the page."""
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -235,6 +234,13 @@ def watched(page: Page) -> Iterator[Page]:
 
     page.on("console", on_console)
     page.on("pageerror", on_error)
+    return problems
+
+
+@pytest.fixture
+def watched(page: Page) -> Iterator[Page]:
+    """The page, failing the test on an uncaught script error or a content security policy violation."""
+    problems = watch(page)
     yield page
     assert problems == []
 

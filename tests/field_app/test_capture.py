@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Locator, Page, Playwright, Route, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Playwright, Route, expect
 
-from tests.field_app.conftest import CHROMIUM, GEOLOCATION, PASSWORDS, Seeded, log_in, screenshot
+from tests.field_app.conftest import CHROMIUM, GEOLOCATION, PASSWORDS, Seeded, log_in, screenshot, watch
 
 ITEM_ID = re.compile(r"^APP-[0-9a-f]{8}-\d{8}T\d{9}Z$")
 SERVER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -87,22 +87,6 @@ VECTORS = """async () => {
     random_subtle: subtle,
   };
 }"""
-
-
-def watch(page: Page) -> list[str]:
-    """Collect uncaught script errors and content security policy violations of the page."""
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            problems.append(message.text)
-
-    def on_error(error: Error) -> None:
-        problems.append(f"{error.name}: {error.message}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_error)
-    return problems
 
 
 @pytest.fixture

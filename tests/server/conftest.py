@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +49,31 @@ def _database_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
+def require_postgres(why: str) -> None:
+    """Fail in CI, skip elsewhere with ``why``, when PostgreSQL cannot be reached."""
     if not _postgres_reachable():
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL} (.ci/run starts it); it is not reachable")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: the PostgreSQL half of the server tests is skipped")
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {why}")
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template``, if given) for one test; its URL; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield _database_url(name)
+    finally:
+        with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    require_postgres("the PostgreSQL half of the server tests is skipped")
     with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{_TEMPLATE}"')
         admin.execute(f'CREATE DATABASE "{_TEMPLATE}"')
@@ -87,13 +107,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("sqlite_template"), copy)
         yield f"sqlite:///{copy}"
         return
-    template = request.getfixturevalue("postgres_template")
-    name = f"fp_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield _database_url(name)
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("fp_test", request.getfixturevalue("postgres_template")) as url:
+        yield url
 
 
 @pytest.fixture

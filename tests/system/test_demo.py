@@ -5,17 +5,14 @@ caught), and the same on PostgreSQL when one is reachable."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from tests.server.conftest import POSTGRES_URL, _database_url, _plain, _postgres_reachable
+from tests.server.conftest import fresh_postgres_database, require_postgres
 from tests.system.conftest import fieldproof_command
 
 
@@ -114,16 +111,9 @@ def test_the_demo_runs_the_whole_journey_on_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    if not _postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
-    name = f"fp_demo_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(name)
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_postgres("this test needs it")
+    with fresh_postgres_database("fp_demo") as url:
+        yield url
 
 
 @pytest.mark.slow

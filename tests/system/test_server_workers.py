@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import subprocess
 import time
 import uuid
@@ -20,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from evidence.checkpoint import SignedNote, verify_note
@@ -31,7 +29,7 @@ from server.admin import create_unit, create_user, token_for, unit_by_code
 from server.db import make_engine, session_factory, transaction
 from server.devices.service import create_enrollment_code
 from server.schema import build_schema
-from tests.server.conftest import POSTGRES_URL, _database_url, _plain, _postgres_reachable
+from tests.server.conftest import fresh_postgres_database, require_postgres
 from tests.system.conftest import fieldproof_command, free_port
 
 CLIENTS, ITEMS_EACH = 8, 5
@@ -39,16 +37,9 @@ CLIENTS, ITEMS_EACH = 8, 5
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    if not _postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: the 4-worker test needs it")
-    name = f"fp_workers_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(name)
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_postgres("the 4-worker test needs it")
+    with fresh_postgres_database("fp_workers") as url:
+        yield url
 
 
 def _world(url: str) -> tuple[str, str]:

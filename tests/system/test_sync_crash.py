@@ -13,13 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import random
 import signal
 import sqlite3
 import subprocess
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,7 +40,7 @@ from evidence.merkle import leaf_hash, verify_consistency, verify_inclusion
 from evidence.readings import Reading
 from tests.device_gateway.media_samples import jpeg, mp4
 from tests.device_gateway.sync_world import PLACE, T0, LiveServer, start_server
-from tests.server.conftest import POSTGRES_URL, _database_url, _plain, _postgres_reachable
+from tests.server.conftest import _plain, fresh_postgres_database, require_postgres
 from tests.system.conftest import fieldproof_command
 from tests.system.tcp_proxy import DROP, Hooks, Proxy, Request
 
@@ -446,16 +444,9 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    if not _postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
-    name = f"fp_crash_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(name)
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_postgres("the PostgreSQL half of the crash test is skipped")
+    with fresh_postgres_database("fp_crash") as url:
+        yield url
 
 
 def test_a_gateway_killed_at_random_moments_still_syncs_everything_exactly_once(

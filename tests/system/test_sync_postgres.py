@@ -3,12 +3,9 @@ photos and a sensor batch, and a second sync that creates nothing."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from device_gateway.identity import gateway_key
@@ -16,21 +13,14 @@ from device_gateway.spool import Spool
 from device_gateway.spool.queries import spool_status
 from fieldproof.cli import main
 from tests.device_gateway.sync_world import LiveServer, fill_spool, start_server
-from tests.server.conftest import POSTGRES_URL, _database_url, _plain, _postgres_reachable
+from tests.server.conftest import fresh_postgres_database, require_postgres
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    if not _postgres_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: the PostgreSQL sync journey needs it")
-    name = f"fp_sync_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield _database_url(name)
-    with psycopg.connect(_plain(POSTGRES_URL), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_postgres("the PostgreSQL sync journey needs it")
+    with fresh_postgres_database("fp_sync") as url:
+        yield url
 
 
 @pytest.fixture
