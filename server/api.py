@@ -24,7 +24,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
-from sqlalchemy import Integer, LargeBinary, Select, String, select
+from sqlalchemy import JSON, Integer, LargeBinary, Select, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.db import Base, UTCDateTime
@@ -133,6 +133,7 @@ class IdempotentResponse(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)  # None: stored before headers were kept (JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -140,10 +141,17 @@ def idempotent(
     request: Request, session: Session, principal_id: str, payload: Any, create: Callable[[], tuple[int, Any]]
 ) -> Response:
     """Run ``create`` (returning status and a JSON-able body) once per Idempotency-Key; replay its answer."""
+    return idempotent_response(request, session, principal_id, payload, lambda: _json_response(*create()))
+
+
+def idempotent_response(
+    request: Request, session: Session, principal_id: str, payload: Any, create: Callable[[], Response]
+) -> Response:
+    """Run ``create`` once per Idempotency-Key; replay its answer: status, body and the headers that name what it
+    created (``Location``, ``Upload-Expires``, ``ETag``, ``Content-Type``)."""
     key = request.headers.get("idempotency-key")
     if key is None:
-        status, body = create()
-        return _json_response(status, body)
+        return create()
     if not 1 <= len(key) <= 200:
         raise ApiError(400, "Idempotency-Key must be 1 to 200 characters")
     key_hash = hashlib.sha256(f"{principal_id}\n{request.method}\n{request.url.path}\n{key}".encode()).hexdigest()
@@ -152,21 +160,25 @@ def idempotent(
     if stored is not None:
         if stored.request_hash != request_hash:
             raise ApiError(409, "this Idempotency-Key was used with a different request")
-        return Response(
-            stored.body,
-            status_code=stored.status,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
-        )
-    status, body = create()
-    encoded = json.dumps(body, default=str, ensure_ascii=False).encode()
+        headers = {**(stored.headers or {"content-type": "application/json"}), "Idempotent-Replayed": "true"}
+        return Response(stored.body, status_code=stored.status, headers=headers)
+    response = create()
+    kept = {name: value for name, value in response.headers.items() if name in _REPLAYED_HEADERS}
     session.add(
         IdempotentResponse(
-            key_hash=key_hash, request_hash=request_hash, status=status, body=encoded, created_at=datetime.now(UTC)
+            key_hash=key_hash,
+            request_hash=request_hash,
+            status=response.status_code,
+            body=bytes(response.body),
+            headers=kept,
+            created_at=datetime.now(UTC),
         )
     )
     session.flush()
-    return Response(encoded, status_code=status, media_type="application/json")
+    return response
+
+
+_REPLAYED_HEADERS = frozenset({"location", "upload-expires", "etag", "content-type"})
 
 
 def _json_response(status: int, body: Any) -> Response:

@@ -13,8 +13,10 @@ from server.config import Settings
 from server.db import make_engine, session_factory
 from server.errors import install_error_handlers
 from server.field_app import APP_PATH, FieldAppFiles
+from server.not_modified import NotModified
 from server.routers import api_routers
 from server.unit_of_work import UnitOfWork
+from server.webhooks.worker import webhook_lifespan
 
 API_PREFIX = "/api/v1"
 
@@ -26,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Field evidence for environmental public-interest litigation: cases, evidence, custody ledger.",
         docs_url="/api/docs",
         openapi_url="/api/v1/openapi.json",
+        lifespan=webhook_lifespan,
     )
     engine = make_engine(settings.database)
     app.state.settings = settings
@@ -33,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = session_factory(engine)
     install_error_handlers(app)
     app.add_middleware(UnitOfWork, sessions=app.state.sessions)
+    app.add_middleware(NotModified)  # outside the unit of work: a 304 is still a committed 200 underneath
     api = APIRouter(prefix=API_PREFIX)
     for router in api_routers():
         api.include_router(router)

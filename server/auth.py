@@ -32,8 +32,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cases.transition": frozenset({"prosecutor", "unit_admin"}),
     "sites.write": frozenset({"investigator", "prosecutor", "unit_admin"}),
     "visits.write": frozenset({"investigator", "prosecutor", "unit_admin"}),
-    "uploads.write": frozenset({"investigator", "evidence_officer"}),
-    "items.register": frozenset({"investigator", "evidence_officer"}),
+    "uploads.write": frozenset({"investigator", "evidence_officer", "integration"}),
+    "items.register": frozenset({"investigator", "evidence_officer", "integration"}),
     "items.read": _EVERYONE,
     "items.content": _OFFICERS | {"integration"},
     "items.verify": frozenset({"evidence_officer", "prosecutor", "unit_admin"}),
@@ -41,12 +41,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "readings.write": frozenset({"investigator", "evidence_officer"}),
     "readings.read": _EVERYONE,
     "log.read": _EVERYONE,
+    "clues.write": frozenset({"investigator", "prosecutor", "unit_admin", "integration"}),
+    "webhooks.manage": frozenset({"unit_admin", "integration"}),
+    "campaign.read": frozenset({"prosecutor", "unit_admin", "integration"}),
 }
 
-# What an integration client's token may do, by OAuth scope; its role (integration) must grant it too.
+# What an integration client's token may do, by OAuth scope; its role (integration) must grant it too. A client
+# that submits clues uploads and registers their attachments (only into cases still at the clue stage).
 SCOPES: dict[str, frozenset[str]] = {
-    "cases:read": frozenset({"cases.read"}),
+    "cases:read": frozenset({"cases.read", "campaign.read"}),
     "evidence:read": frozenset({"items.read", "items.content", "readings.read", "log.read"}),
+    "clues:write": frozenset({"clues.write", "uploads.write", "items.register"}),
+    "webhooks:manage": frozenset({"webhooks.manage"}),
 }
 
 _hasher = PasswordHasher()

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     upload_expiry: timedelta = timedelta(hours=24)
     token_lifetime: timedelta = timedelta(hours=12)
     public_url: str = "http://127.0.0.1:8000"
+    # Webhooks: each server process runs a background thread that, every interval, sends the deliveries that are
+    # due and announces approaching and overdue deadlines (off: another process must run it).
+    webhook_worker: bool = True
+    webhook_interval: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
     # The field app's optional map tiles (none by default: the map is drawn from the data alone). A URL template
     # with {z}, {x}, {y}; its coordinate system: "gcj02" for the tiles of Chinese map providers (WGS-84 positions
     # are then shifted to GCJ-02 when drawn), "wgs84" otherwise.

@@ -4,6 +4,7 @@ from server import api  # noqa: F401 - idempotent responses
 from server.alerts import models as alerts  # noqa: F401
 from server.cases import models as cases  # noqa: F401
 from server.clients import models as clients  # noqa: F401
+from server.clues import models as clues  # noqa: F401
 from server.devices import models as devices  # noqa: F401
 from server.items import models as items  # noqa: F401
 from server.ledger import models as ledger  # noqa: F401
@@ -14,3 +15,4 @@ from server.units import models as units  # noqa: F401
 from server.uploads import models as uploads  # noqa: F401
 from server.users import models as users  # noqa: F401
 from server.visits import models as visits  # noqa: F401
+from server.webhooks import models as webhooks  # noqa: F401

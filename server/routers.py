@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from server.alerts.routes import router as alerts
+from server.campaign.routes import router as campaign
 from server.cases.routes import router as cases
 from server.clients.routes import router as clients
+from server.clues.routes import router as clues
 from server.devices.routes import router as devices
 from server.items.routes import router as items
 from server.ledger.routes import router as ledger
@@ -16,7 +18,24 @@ from server.sites.routes import router as sites
 from server.uploads.routes import router as uploads
 from server.users.routes import router as auth
 from server.visits.routes import router as visits
+from server.webhooks.routes import router as webhooks
 
 
 def api_routers() -> list[APIRouter]:
-    return [auth, clients, cases, sites, visits, devices, uploads, items, readings, alerts, ledger, reports]
+    return [
+        auth,
+        clients,
+        clues,
+        cases,
+        sites,
+        visits,
+        devices,
+        uploads,
+        items,
+        readings,
+        alerts,
+        webhooks,
+        ledger,
+        reports,
+        campaign,
+    ]

@@ -12,7 +12,7 @@
 //   The worker does not upload by itself (it would need the token and the IndexedDB outbox logic twice): with no
 //   window of the app open, nothing is sent until the app is opened again.
 
-const VERSION = "fieldproof-app-2026-11-29.4";
+const VERSION = "fieldproof-app-2026-11-29.5-campaign";
 const SHELL_CACHE = `${VERSION}-shell`;
 const API_CACHE = "fieldproof-api";
 const SHELL = [
@@ -35,6 +35,7 @@ const SHELL = [
   "js/outbox.js",
   "js/sha256.js",
   "js/uploader.js",
+  "js/views/campaign.js",
   "js/views/case.js",
   "js/views/capture.js",
   "js/views/cases.js",

@@ -5,6 +5,9 @@
 - ``case_deadlines``: the deadlines a stage started (the reply to a recommendation, the civil notice period);
 - ``case_counters``: the last case number given per unit and year (row-locked while a number is taken).
 
+A case's ``limits`` (a list of ``{"standard", "grade"}``, names as ``evidence.limit_tables`` spells them) choose the
+grade its readings are compared with per standard; ``auto_clue`` makes each exceedance episode open a clue.
+
 Times are UTC instants (``UTCDateTime``: aware on both databases).
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, immutable
@@ -35,6 +38,8 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    limits: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    auto_clue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     unit: Mapped[Unit] = relationship(lazy="selectin")
     creator: Mapped[User] = relationship(lazy="selectin")

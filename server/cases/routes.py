@@ -108,7 +108,7 @@ def get_case(case_id: CaseId, request: Request, response: Response, principal: R
 @router.patch(
     "/cases/{case_id}",
     response_model=CaseOut,
-    summary="Change a case's title, description, urgent flag or domain (If-Match: its ETag)",
+    summary="Change a case's title, description, urgent flag, domain, limits or auto_clue (If-Match: its ETag)",
     responses=errors(NO_CASE, JSON_BODY, FORBIDDEN, {412: "If-Match does not match the case's current ETag"}),
 )
 def patch_case(

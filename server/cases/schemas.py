@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from evidence.errors import UnknownStandardError
+from evidence.limit_tables import resolve
 from server.cases.deadlines import DeadlineKind
 from server.cases.workflow import Stage
 
@@ -23,6 +25,39 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4_000,
 UnitCode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
+class LimitChoice(BaseModel):
+    """The class/grade of one national standard this case compares readings with (names as the tables spell them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    standard: str = Field(max_length=64, pattern=NO_NUL, description="e.g. GB 3095-2012 (see evidence.limit_tables)")
+    grade: str = Field(max_length=32, pattern=NO_NUL, description="e.g. I, II, III-lake, 4a (二级, Ⅲ类 also read)")
+
+    @model_validator(mode="after")
+    def _known_to_the_tables(self) -> LimitChoice:
+        try:
+            standard, grade, _ = resolve(self.standard, self.grade)
+        except UnknownStandardError as exc:
+            raise ValueError(str(exc)) from exc
+        self.standard, self.grade = standard.name, grade  # the tables' own spelling
+        return self
+
+
+def _one_grade_per_standard(choices: list[LimitChoice] | None) -> list[LimitChoice] | None:
+    names = [choice.standard for choice in choices or ()]
+    if len(names) != len(set(names)):
+        raise ValueError(f"choose one grade per standard, not several: {', '.join(names)}")
+    return choices
+
+
+Limits = Annotated[
+    list[LimitChoice],
+    Field(max_length=8, description="per standard, the grade readings are compared with (default: the standard's)"),
+    AfterValidator(_one_grade_per_standard),
+]
+AutoClue = Annotated[bool, Field(description="open a clue (with the readings attached) for each exceedance episode")]
+
+
 class CaseIn(BaseModel):
     """A new case. It belongs to the caller's unit unless ``unit`` names one under it (city users)."""
 
@@ -34,10 +69,13 @@ class CaseIn(BaseModel):
     description: Description | None = None
     urgent: bool = Field(default=False, description="urgent recommendations get 15 days instead of 2 months")
     unit: UnitCode | None = Field(default=None, description="code of the unit the case belongs to; default: yours")
+    limits: Limits = Field(default_factory=list)
+    auto_clue: AutoClue = False
 
 
 class CasePatch(BaseModel):
-    """Changes to a case: any of title, description, urgent, domain (the stage changes only by transitions)."""
+    """Changes to a case: any of title, description, urgent, domain, limits, auto_clue (the stage changes only by
+    transitions)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,10 +83,12 @@ class CasePatch(BaseModel):
     description: Description | None = None
     urgent: bool | None = None
     domain: Domain | None = None
+    limits: Limits | None = None
+    auto_clue: AutoClue | None = None
 
     @model_validator(mode="after")
     def _no_null_where_a_value_is_required(self) -> CasePatch:
-        for name in ("title", "urgent", "domain"):
+        for name in ("title", "urgent", "domain", "limits", "auto_clue"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null (only description can be cleared)")
         return self
@@ -77,6 +117,8 @@ class CaseOut(BaseModel):
     created_at: datetime
     created_by: str = Field(description="username of the creator")
     deadlines: list[DeadlineOut]
+    limits: list[LimitChoice] = Field(description="the grades chosen per standard for early warning")
+    auto_clue: bool = Field(description="whether each exceedance episode opens a clue automatically")
 
 
 class TransitionIn(BaseModel):

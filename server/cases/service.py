@@ -21,6 +21,7 @@ from server.cases.schemas import CaseIn, CaseOut, DeadlineOut, TransitionOut
 from server.cases.workflow import CLOSED, FIRST_STAGE, is_allowed, needs_reason, next_stages
 from server.errors import ApiError, not_found
 from server.units.models import Unit
+from server.webhooks.service import emit
 
 
 def visible_case(session: Session, *, principal: Principal, case_id: int, lock: bool = False) -> Case:
@@ -52,6 +53,8 @@ def create_case(session: Session, *, principal: Principal, data: CaseIn, now: da
         created_at=now,
         created_by=principal.user_id,
         stage_changed_at=now,
+        limits=[choice.model_dump() for choice in data.limits],
+        auto_clue=data.auto_clue,
     )
     session.add(case)
     session.flush()
@@ -121,7 +124,8 @@ def overdue_only(query: Select[Case], *, now: datetime) -> Select[Case]:
 
 
 def update_case(session: Session, *, case: Case, changes: dict[str, Any]) -> Case:
-    """Apply the given fields (already validated: title, description, urgent, domain); a closed case is final."""
+    """Apply the given fields (already validated: title, description, urgent, domain, limits, auto_clue); a closed
+    case is final."""
     require_open(case)
     for name, value in changes.items():
         setattr(case, name, value)
@@ -141,10 +145,12 @@ def transition_case(
         )
     )
     _meet_open_deadlines(case, now=now)
+    changed = {"case_id": case.id, "case": case.number, "from": case.stage, "to": to, "at": now}
     case.stage, case.stage_changed_at = to, now
     if to == "recommendation":
         _start_deadline(session, case=case, now=now)
     session.flush()
+    emit(session, unit_id=case.unit_id, event_type="case.stage_changed", data=changed)
     return case
 
 
@@ -198,6 +204,8 @@ def render_case(case: Case, *, now: datetime) -> CaseOut:
         created_at=case.created_at,
         created_by=case.creator.username,
         deadlines=[_render_deadline(deadline, now=now) for deadline in case.deadlines],
+        limits=case.limits,  # type: ignore[arg-type]  # validated on the way in
+        auto_clue=case.auto_clue,
     )
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from server.api import Page, page_params, paginate
+from server.api import Page, idempotent, page_params, paginate
 from server.auth import Principal, require, session_of
 from server.cases.schemas import NO_NUL
 from server.devices.models import Device
 from server.devices.service import enroll
-from server.errors import JSON_BODY, PAGED, SIGNED_IN, errors
+from server.errors import IDEMPOTENT, JSON_BODY, PAGED, SIGNED_IN, errors
 from server.units.models import Unit
 
 router = APIRouter(tags=["devices"])
@@ -65,6 +67,7 @@ def _device_out(device: Device, unit_code: str) -> DeviceOut:
     summary="Enroll a device's public key with a one-time code (no user token)",
     responses=errors(
         JSON_BODY,
+        IDEMPOTENT,
         {
             401: "the enrollment code is unknown, used or expired",
             409: "a device with this key is enrolled already",
@@ -72,11 +75,23 @@ def _device_out(device: Device, unit_code: str) -> DeviceOut:
         },
     ),
 )
-def enroll_device(body: Enrollment, request: Request) -> DeviceOut:
+def enroll_device(
+    body: Enrollment,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", description="repeat-safe enrollment: same key → same answer")
+    ] = None,
+) -> Response:
     session = session_of(request)
-    device = enroll(session, code=body.code, kind=body.kind, name=body.name, public_key=body.public_key)
-    unit = session.get(Unit, device.unit_id)
-    return _device_out(device, unit.code if unit else "")
+
+    def create() -> tuple[int, Any]:
+        device = enroll(session, code=body.code, kind=body.kind, name=body.name, public_key=body.public_key)
+        unit = session.get(Unit, device.unit_id)
+        return 201, _device_out(device, unit.code if unit else "").model_dump(mode="json")
+
+    # No user yet: the one-time code is whose request this is (its hash, so the code itself is not kept).
+    caller = "enrollment:" + hashlib.sha256(body.code.encode()).hexdigest()
+    return idempotent(request, session, caller, body.model_dump(mode="json"), create)
 
 
 @router.get(

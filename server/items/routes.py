@@ -6,12 +6,12 @@ from __future__ import annotations
 from base64 import b64encode
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from server.api import Moment, Page, encode_cursor, idempotent
+from server.api import Moment, Page, encode_cursor, idempotent, with_etag
 from server.auth import Principal, require, session_of
 from server.cases.routes import NO_CASE, CaseId, PageParams
 from server.cases.schemas import NO_NUL
@@ -77,14 +77,19 @@ def register(
 @router.get(
     "/items/{item_id}",
     response_model=ItemOut,
-    summary="One item: digests, capture time and place, log",
+    summary="One item: digests, capture time and place, log (and an ETag)",
     responses=errors(NO_ITEM),
 )
 def get_item(
-    item_id: ItemId, request: Request, principal: Annotated[Principal, Depends(require("items.read"))]
+    item_id: ItemId,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("items.read"))],
 ) -> ItemOut:
     session = session_of(request)
-    return item_out(session, visible_item(session, principal, item_id))
+    out = item_out(session, visible_item(session, principal, item_id))
+    with_etag(response, out)
+    return out
 
 
 @router.get(

@@ -30,6 +30,7 @@ from evidence.keys import PublicKey
 from server.auth import Principal
 from server.cases.models import Case
 from server.cases.service import require_open, visible_case
+from server.clues.service import require_attachable
 from server.config import Settings
 from server.devices.models import Device
 from server.devices.service import device_keys
@@ -40,6 +41,7 @@ from server.ledger import service as ledger
 from server.storage import BlobStore
 from server.uploads.service import completed_upload
 from server.visits.models import Visit
+from server.webhooks.service import emit
 
 
 def visible_item(session: Session, principal: Principal, item_id: str) -> Item:
@@ -66,8 +68,61 @@ def register_item(
             raise ApiError(409, f"item {body.item_id} is registered already, with different content")
         return existing, False
     require_open(case)
+    require_attachable(session, principal=principal, case=case)
     _check_links(session, body, case)
     sha256, size = _bytes_of(session, settings, principal, body)
+    item = _record(
+        session,
+        settings,
+        principal,
+        body,
+        case=case,
+        sha256=sha256,
+        size=size,
+        request_hash=request_hash,
+        via_device=via_device,
+    )
+    return item, True
+
+
+def register_server_document(
+    session: Session, *, settings: Settings, principal: Principal, body: RegisterItem, data: bytes
+) -> Item:
+    """Register bytes the server made itself (an alert's readings, attached to its clue) on behalf of
+    ``principal``: they go to the blob store and become an item like any other, with the server's received event.
+    ``body.sha256`` must be their digest; there is no upload or earlier blob to check them against."""
+    case = visible_case(session, principal=principal, case_id=body.case_id)
+    require_open(case)
+    digest = BlobStore(settings).put_bytes(data)
+    if digest.sha256 != body.sha256:
+        raise ValueError(f"the registration names {body.sha256}, the bytes are {digest.sha256}")
+    request_hash = hashlib.sha256(canonical_bytes(body.model_dump(mode="json"))).hexdigest()
+    return _record(
+        session,
+        settings,
+        principal,
+        body,
+        case=case,
+        sha256=digest.sha256,
+        size=len(data),
+        request_hash=request_hash,
+        via_device=None,
+    )
+
+
+def _record(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    body: RegisterItem,
+    *,
+    case: Case,
+    sha256: str,
+    size: int,
+    request_hash: str,
+    via_device: str | None,
+) -> Item:
+    """Append the collector's events and the server's received event to the log; store the item; announce it."""
     events = _collector_events(session, settings, principal, body, sha256)
     ledger.append(session, events)
     received = _received_event(
@@ -85,7 +140,9 @@ def register_item(
         received_index=received_index,
         request_hash=request_hash,
     )
-    return item, True
+    item_data = {"item_id": item.id, "case_id": case.id, "case": case.number, "kind": item.kind, "sha256": sha256}
+    emit(session, unit_id=case.unit_id, event_type="item.received", data={**item_data, "size": size})
+    return item
 
 
 def receipt(session: Session, settings: Settings, item: Item) -> dict[str, Any]:

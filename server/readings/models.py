@@ -4,6 +4,7 @@ insert-only, one per (item, device, code, kind, time)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,3 +34,16 @@ class Reading(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     position_source: Mapped[str | None] = mapped_column(String(32))
     fix_age_s: Mapped[float | None] = mapped_column(Float)
+
+    def position(self) -> dict[str, Any] | None:
+        """Where it was measured (JSON), or None without a fix."""
+        if self.lat is None or self.lon is None:
+            return None
+        return {
+            "lat": self.lat,
+            "lon": self.lon,
+            "alt": self.alt,
+            "accuracy_m": self.accuracy_m,
+            "source": self.position_source,
+            "fix_age_s": self.fix_age_s,
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -37,20 +38,11 @@ def post_readings(
     principal: Annotated[Principal, Depends(require("readings.write"))],
     _device: SigningDeviceKey,
 ) -> BatchResult:
-    return store_batch(session_of(request), principal=principal, batch=batch)
+    settings = request.app.state.settings
+    return store_batch(session_of(request), settings=settings, principal=principal, batch=batch, now=datetime.now(UTC))
 
 
 def reading_out(reading: Reading) -> ReadingOut:
-    position = None
-    if reading.lat is not None and reading.lon is not None:
-        position = {
-            "lat": reading.lat,
-            "lon": reading.lon,
-            "alt": reading.alt,
-            "accuracy_m": reading.accuracy_m,
-            "source": reading.position_source,
-            "fix_age_s": reading.fix_age_s,
-        }
     return ReadingOut(
         id=reading.id,
         item_id=reading.item_id,
@@ -62,7 +54,7 @@ def reading_out(reading: Reading) -> ReadingOut:
         flag=reading.flag,
         measured_at=reading.measured_at,
         time_source=reading.time_source,
-        position=position,
+        position=reading.position(),
     )
 
 

@@ -64,16 +64,27 @@ class ReadingOut(BaseModel):
 
 
 class AlertOut(BaseModel):
+    """One alert: one exceedance episode of a device's readings of one code (see ``server.alerts.episodes``)."""
+
     id: int
-    reading_id: int
+    case_id: int
+    reading_id: int = Field(description="the first reading of the episode")
+    device: str | None
     code: str
+    kind: str | None
     standard: str
     grade: str
     averaging: str
-    value: float
+    value: float = Field(description="the episode's worst value when the alert was raised, in the limit's unit")
     ratio: float | None
     limit: dict[str, Any]
     message_zh: str
     message_en: str
+    started_at: datetime | None = Field(description="when the episode's first reading was measured")
+    last_at: datetime | None = Field(description="the episode's last reading when the alert was raised")
+    last_reading_id: int | None
+    peak_reading_id: int | None
+    episode_readings: int | None = Field(description="how many readings the episode had when the alert was raised")
+    clue_case_id: int | None = Field(description="the clue (case) the alert opened, when the case has auto_clue")
     indicative: bool = True
     created_at: datetime

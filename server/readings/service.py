@@ -1,8 +1,9 @@
 """Storing reading batches (duplicates ignored, so a resent batch changes nothing) and raising alerts.
 
-Each new reading is compared with the national limit for its pollutant (``evidence.standards``: only readings
-flagged N with a unit are compared; the default standard for the pollutant's domain unless the case chose one);
-every exceedance becomes an alert naming standard, grade, averaging period, limit, value and ratio.
+The new readings of a batch are stored first; then ``server.alerts.service.raise_alerts`` compares the series they
+belong to with the national limits the case chose (``evidence.standards``: only readings flagged N with a unit are
+compared) and raises one alert per exceedance episode that has none yet, naming standard, grade, averaging
+period, limit, value and ratio. ``BatchResult.alerts`` counts the alerts this batch raised.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from evidence import standards
-from evidence.readings import Reading as ReadingValue
-from server.alerts.models import Alert
+from server.alerts.service import raise_alerts
 from server.auth import Principal
+from server.config import Settings
 from server.errors import ApiError
 from server.items.models import Item
 from server.items.service import visible_item
@@ -23,24 +23,26 @@ from server.readings.models import Reading
 from server.readings.schemas import BatchResult, ReadingBatch, ReadingIn
 
 
-def store_batch(session: Session, *, principal: Principal, batch: ReadingBatch) -> BatchResult:
+def store_batch(
+    session: Session, *, settings: Settings, principal: Principal, batch: ReadingBatch, now: datetime
+) -> BatchResult:
     item = visible_item(session, principal, batch.item_id)
     if item.kind != "sensor-batch":
         raise ApiError(422, f"item {item.id} is a {item.kind}, not a sensor-batch: readings derive from raw frames")
     known = _known_keys(session, item.id)
-    stored = duplicates = alerts = 0
+    stored: list[Reading] = []
+    duplicates = 0
     for entry in batch.readings:
         key = (entry.device, entry.code, entry.kind, entry.measured_at.astimezone(UTC).replace(tzinfo=None))
         if key in known:
             duplicates += 1
             continue
         known.add(key)
-        reading = _reading(item, entry)
-        session.add(reading)
-        session.flush()
-        stored += 1
-        alerts += _raise_alerts(session, reading, entry)
-    return BatchResult(stored=stored, duplicates=duplicates, alerts=alerts)
+        stored.append(_reading(item, entry))
+    session.add_all(stored)
+    session.flush()
+    alerts = raise_alerts(session, settings=settings, principal=principal, stored=stored, now=now) if stored else []
+    return BatchResult(stored=len(stored), duplicates=duplicates, alerts=len(alerts))
 
 
 def _known_keys(session: Session, item_id: str) -> set[tuple[str, str, str, datetime]]:
@@ -75,33 +77,3 @@ def _reading(item: Item, entry: ReadingIn) -> Reading:
         position_source=position.source if position else None,
         fix_age_s=position.fix_age_s if position else None,
     )
-
-
-def _raise_alerts(session: Session, reading: Reading, entry: ReadingIn) -> int:
-    value = ReadingValue(entry.code, entry.kind, entry.value, entry.flag, None, entry.unit)
-    chosen = standards.default_standard(entry.code)
-    if chosen is None:
-        return 0
-    standard, grade = chosen
-    raised = 0
-    for exceedance in standards.check(value, standard=standard, grade=grade):
-        limit = exceedance.limit
-        session.add(
-            Alert(
-                reading_id=reading.id,
-                case_id=reading.case_id,
-                unit_id=reading.unit_id,
-                code=reading.code,
-                standard=limit.standard,
-                grade=limit.grade,
-                averaging=limit.averaging,
-                value=exceedance.value,
-                ratio=exceedance.ratio if exceedance.ratio != float("inf") else None,
-                limit=limit.to_json(),
-                message_zh=exceedance.message_zh(),
-                message_en=exceedance.message_en(),
-                created_at=datetime.now(UTC),
-            )
-        )
-        raised += 1
-    return raised

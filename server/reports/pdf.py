@@ -19,9 +19,9 @@ from server.reports.report import CaseReport, place_text, time_text
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-_BODY = ParagraphStyle("body", fontName=FONT, fontSize=8, leading=10, wordWrap="CJK")
-_TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=20, spaceAfter=8)
-_HEADING = ParagraphStyle("heading", fontName=FONT, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4)
+BODY_STYLE = ParagraphStyle("body", fontName=FONT, fontSize=8, leading=10, wordWrap="CJK")
+TITLE_STYLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=20, spaceAfter=8)
+HEADING_STYLE = ParagraphStyle("heading", fontName=FONT, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4)
 
 
 def render_pdf(report: CaseReport) -> bytes:
@@ -40,10 +40,10 @@ def render_pdf(report: CaseReport) -> bytes:
 
 
 def _p(text: object) -> Paragraph:
-    return Paragraph(str(text).replace("&", "&amp;").replace("<", "&lt;"), _BODY)
+    return Paragraph(str(text).replace("&", "&amp;").replace("<", "&lt;"), BODY_STYLE)
 
 
-def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
+def grid_table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
     table = Table([[_p(cell) for cell in row] for row in rows], colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -70,14 +70,14 @@ def _story(report: CaseReport) -> list[Any]:
         ["导出人 Exported by", report.exported_by],
     ]
     story: list[Any] = [
-        Paragraph("电子数据提取笔录 · 电子数据清单 Evidence extraction record and item list", _TITLE),
-        _table(case_rows, [60 * mm, 200 * mm]),
+        Paragraph("电子数据提取笔录 · 电子数据清单 Evidence extraction record and item list", TITLE_STYLE),
+        grid_table(case_rows, [60 * mm, 200 * mm]),
         Spacer(1, 6),
-        Paragraph("电子数据清单 Item list", _HEADING),
+        Paragraph("电子数据清单 Item list", HEADING_STYLE),
         _items_table(report),
     ]
     for item in report.items:
-        story.append(Paragraph(f"{item.number}. {item.name}：保管链 chain of custody", _HEADING))
+        story.append(Paragraph(f"{item.number}. {item.name}：保管链 chain of custody", HEADING_STYLE))
         rows = [["#", "时间 Time (UTC)", "操作 Action", "操作人/设备 Actor", "签名 Signer"]]
         rows += [
             [
@@ -89,8 +89,8 @@ def _story(report: CaseReport) -> list[Any]:
             ]
             for e in item.events
         ]
-        story.append(_table(rows, [10 * mm, 55 * mm, 40 * mm, 90 * mm, 45 * mm]))
-    story.append(Paragraph("日志锚定与校验 Log anchor and verification", _HEADING))
+        story.append(grid_table(rows, [10 * mm, 55 * mm, 40 * mm, 90 * mm, 45 * mm]))
+    story.append(Paragraph("日志锚定与校验 Log anchor and verification", HEADING_STYLE))
     story.append(
         _p(
             f"日志 Log {head.origin}，规模 size {head.size}，根哈希 root {head.root.hex()}；"
@@ -130,4 +130,4 @@ def _items_table(report: CaseReport) -> Table:
         for i in report.items
     ]
     widths = [12 * mm, 35 * mm, 22 * mm, 22 * mm, 18 * mm, 50 * mm, 40 * mm, 40 * mm, 25 * mm]
-    return _table(rows, widths)
+    return grid_table(rows, widths)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from server.api import Page, idempotent, paginate
+from server.api import Page, idempotent, paginate, with_etag
 from server.auth import Principal, require, session_of
 from server.cases.routes import NO_CASE, CaseId, IdempotencyKey, PageParams, Reader
 from server.cases.service import visible_case
@@ -66,10 +66,12 @@ def create_site(
 @router.get(
     "/cases/{case_id}/sites/{site_id}",
     response_model=SiteOut,
-    summary="One site of a case",
+    summary="One site of a case (and an ETag)",
     responses=errors({404: "no such case or site (or not one of your units)"}),
 )
-def get_site(case_id: CaseId, site_id: SiteId, request: Request, principal: Reader) -> SiteOut:
+def get_site(case_id: CaseId, site_id: SiteId, request: Request, response: Response, principal: Reader) -> SiteOut:
     session = session_of(request)
     case = visible_case(session, principal=principal, case_id=case_id)
-    return service.render_site(service.site_of_case(session, case=case, site_id=site_id))
+    out = service.render_site(service.site_of_case(session, case=case, site_id=site_id))
+    with_etag(response, out)
+    return out

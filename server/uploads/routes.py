@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
+from server.api import idempotent_response
 from server.auth import Principal, require, session_of
 from server.config import Settings
 from server.devices.auth import SigningDeviceKey
@@ -118,7 +119,8 @@ async def discover(request: Request) -> Response:
     summary="Create an upload (tus creation)",
     responses={
         201: _doc("created; send its bytes by PATCH to Location", "Location", "Upload-Expires"),
-        400: _error_doc("Upload-Metadata lacks sha256 or is malformed"),
+        400: _error_doc("Upload-Metadata lacks sha256 or is malformed; or Idempotency-Key is not 1 to 200 characters"),
+        409: _error_doc("Idempotency-Key was used before with a different request"),
         413: _error_doc("Upload-Length over Tus-Max-Size"),
         **_ERRORS,
     },
@@ -137,17 +139,26 @@ def create(
             "lower-case hex), `filename` (optional)",
         ),
     ] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", description="repeat-safe creation: same key → same upload")
+    ] = None,
 ) -> Response:
     settings: Settings = request.app.state.settings
     service.check_length(upload_length, settings)
     metadata = parse_metadata(upload_metadata)
     session = session_of(request)
-    service.sweep_expired(session, settings)
-    view = service.create_upload(
-        session, principal=principal, length=upload_length, metadata=metadata, settings=settings
-    )
-    location = f"{request.url.path.rstrip('/')}/{view.id}"
-    return Response(status_code=201, headers={"Location": location, "Upload-Expires": http_date(view.expires_at)})
+
+    def create_upload() -> Response:
+        service.sweep_expired(session, settings)
+        view = service.create_upload(
+            session, principal=principal, length=upload_length, metadata=metadata, settings=settings
+        )
+        location = f"{request.url.path.rstrip('/')}/{view.id}"
+        headers = {"Location": location, "Upload-Expires": http_date(view.expires_at)}
+        return Response(status_code=201, headers=headers)
+
+    payload = {"length": upload_length, "metadata": metadata}
+    return idempotent_response(request, session, f"user:{principal.user_id}", payload, create_upload)
 
 
 @router.head(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from server.api import Page, idempotent, paginate
+from server.api import Page, idempotent, paginate, with_etag
 from server.auth import Principal, require, session_of
 from server.cases.routes import NO_CASE, CaseId, IdempotencyKey, PageParams, Reader
 from server.cases.service import visible_case
@@ -69,10 +69,12 @@ def create_visit(
 @router.get(
     "/cases/{case_id}/visits/{visit_id}",
     response_model=VisitOut,
-    summary="One visit of a case",
+    summary="One visit of a case (and an ETag)",
     responses=errors({404: "no such case or visit (or not one of your units)"}),
 )
-def get_visit(case_id: CaseId, visit_id: VisitId, request: Request, principal: Reader) -> VisitOut:
+def get_visit(case_id: CaseId, visit_id: VisitId, request: Request, response: Response, principal: Reader) -> VisitOut:
     session = session_of(request)
     case = visible_case(session, principal=principal, case_id=case_id)
-    return service.render_visit(service.visit_of_case(session, case=case, visit_id=visit_id))
+    out = service.render_visit(service.visit_of_case(session, case=case, visit_id=visit_id))
+    with_etag(response, out)
+    return out

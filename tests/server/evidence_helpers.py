@@ -136,3 +136,23 @@ def register(
     answer = client.post("/api/v1/items", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
+
+
+def register_sensor_batch(client: TestClient, world: World, case_id: int, who: str = "LY-YC/investigator") -> str:
+    """A new sensor-batch item of the case (bytes of its own), registered with a gateway's signed events; its id."""
+    gateway = enroll_gateway(client)
+    headers = world.headers(who)
+    data = f'{{"format":"fieldproof.sensor-batch/1","n":"{uuid.uuid4().hex}"}}\n'.encode()
+    item_id = str(uuid.uuid4())
+    body = {
+        "item_id": item_id,
+        "case_id": case_id,
+        "upload_id": tus_upload(client, headers, data),
+        "kind": "sensor-batch",
+        "media_type": "application/x-ndjson",
+        "name": "sensor-batch.jsonl",
+        "events": [e.to_json() for e in gateway_events(gateway, item_id, data)],
+    }
+    answer = client.post("/api/v1/items", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return item_id

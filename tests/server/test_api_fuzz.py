@@ -12,7 +12,7 @@ upload and register evidence and gets 403s where the prosecutor succeeds). Every
 - refuse what the schema calls invalid with a 4xx (``negative_data_rejection``).
 
 Each operation runs on a fresh database (SQLite and PostgreSQL, from ``database_url``) seeded with a LY-YC case, its
-site and visit, a photo and a sensor batch with a reading, an upload in progress and a complete one; path
+site and visit, a photo and a sensor batch with a reading, an upload in progress and a complete one, a clue; path
 parameters, ids in bodies and the upload headers are often swapped for those objects, so the success paths run too,
 not only the 404s. Generation is derandomized (a fixed seed, no example database): CI sends the same requests every
 run. ``FIELDPROOF_FUZZ_EXAMPLES`` (default 25 per operation and generation mode) asks for a longer run.
@@ -96,7 +96,8 @@ class Seeded:
 
 
 def _seed(client: TestClient, world: World) -> Seeded:
-    """A LY-YC case with a site, a visit, a photo and a sensor batch with readings; uploads in progress and done."""
+    """A LY-YC case with a site, a visit, a photo and a sensor batch with readings; uploads in progress and done;
+    a pending clue."""
     seeded = Seeded()
     case = create_case(client, world, domain="air")
     site = create_site(client, world, case["id"])
@@ -140,6 +141,11 @@ def _seed(client: TestClient, world: World) -> Seeded:
         headers={**investigator, **TUS, "Upload-Length": "10", "Upload-Metadata": RECEIVING_METADATA},
     )
     assert receiving.status_code == 201, receiving.text
+    clue = client.post(
+        f"{API}/clues", json={"title": "线索", "domain": "water", "source": "complaint"}, headers=investigator
+    )
+    assert clue.status_code == 201, clue.text
+    seeded.add("clue_id", clue.json()["id"])
     seeded.add("case_id", case["id"])
     seeded.add("site_id", site["id"])
     seeded.add("site", site["id"])

@@ -32,6 +32,8 @@ CASE_KEYS = {
     "created_at",
     "created_by",
     "deadlines",
+    "limits",
+    "auto_clue",
 }
 
 

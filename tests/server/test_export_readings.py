@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from server.config import Settings
 from tests.server.conftest import World
-from tests.server.evidence_helpers import create_case, create_site, enroll_gateway, gateway_events, register, tus_upload
+from tests.server.evidence_helpers import create_case, create_site, enroll_gateway, register, register_sensor_batch
 
 PHOTO = b"\xff\xd8\xff\xe0" + os.urandom(20_000)
 FIELDPROOF = str(Path(sys.executable).with_name("fieldproof"))
@@ -50,28 +49,9 @@ def test_a_case_package_verifies_offline_with_the_server_key(
     assert events[-1]["event"]["action"] == "exported", "the export is itself recorded in custody"
 
 
-def _sensor_batch(client: TestClient, world: World, case_id: int) -> str:
-    gateway = enroll_gateway(client)
-    headers = world.headers("LY-YC/investigator")
-    data = b'{"format":"fieldproof.sensor-batch/1"}\n'
-    item_id = str(uuid.uuid4())
-    body = {
-        "item_id": item_id,
-        "case_id": case_id,
-        "upload_id": tus_upload(client, headers, data),
-        "kind": "sensor-batch",
-        "media_type": "application/x-ndjson",
-        "name": "sensor-batch.jsonl",
-        "events": [e.to_json() for e in gateway_events(gateway, item_id, data)],
-    }
-    answer = client.post("/api/v1/items", json=body, headers=headers)
-    assert answer.status_code == 201, answer.text
-    return item_id
-
-
 def test_readings_are_stored_once_and_raise_alerts(client: TestClient, world: World) -> None:
     case = create_case(client, world, domain="air")
-    item_id = _sensor_batch(client, world, case["id"])
+    item_id = register_sensor_batch(client, world, case["id"])
     readings = [
         {
             "device": "LYDUST0042",

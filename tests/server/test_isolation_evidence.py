@@ -34,7 +34,7 @@ EVIDENCE = [endpoint for endpoint in ENDPOINTS if (endpoint.method, endpoint.rou
 
 def test_every_evidence_route_is_asked_about() -> None:
     assert {(e.method, e.route) for e in EVIDENCE} == EVIDENCE_ROUTES
-    assert len(EVIDENCE) == 11
+    assert len(EVIDENCE) == 12
 
 
 def _trace(scene: Scene) -> dict[str, Any]:

@@ -96,6 +96,13 @@ class Scene:
     def fresh_case(self) -> int:
         return int(new_case(self.client, self.world)["id"])
 
+    def fresh_clue(self) -> int:
+        """A new pending clue of LY-YC (submitted by its investigator)."""
+        body = {"title": "矩阵线索", "domain": "water", "source": "complaint"}
+        answer = self.client.post(f"{API}/clues", json=body, headers=self.world.headers("LY-YC/investigator"))
+        assert answer.status_code == 201, answer.text
+        return int(answer.json()["id"])
+
     def fresh_token(self) -> dict[str, str]:
         """A new token of the caller's, for a request that revokes the token it carries."""
         if self.caller is None:
@@ -120,7 +127,18 @@ class Scene:
         assert self.gateway is not None
         data = PHOTO + os.urandom(8)
         upload_id = tus_upload(self.client, self.headers(), data)
-        return registration(self.case, item_id, upload_id, gateway_events(self.gateway, item_id, data))
+        case = self.own_clue_case() if self.caller and "integration" in self.caller else None
+        return registration(case or self.case, item_id, upload_id, gateway_events(self.gateway, item_id, data))
+
+    def own_clue_case(self) -> int | None:
+        """The case of a clue of LY-YC the caller submitted (the only cases an integration client attaches evidence
+        to); None when the caller cannot submit one there (another county's client: it gets the scene's case)."""
+        body = {"title": "矩阵线索", "domain": "water", "source": "platform", "unit": "LY-YC"}
+        answer = self.client.post(f"{API}/clues", json=body, headers=self.headers())
+        if answer.status_code == 422:
+            return None
+        assert answer.status_code == 201, answer.text
+        return int(answer.json()["case_id"])
 
     def enrollment(self) -> dict[str, Any]:
         """A new device for LY-YC, with a fresh one-time code (which is what authenticates an enrollment)."""
@@ -160,6 +178,16 @@ class Endpoint:
 
 def _tus(_scene: Scene) -> dict[str, str]:
     return TUS
+
+
+WEBHOOK = {"url": "http://127.0.0.1:9/matrix", "event_types": ["alert.raised"]}  # port 9: nobody listens
+
+
+def _webhook(scene: Scene) -> int:
+    """A new active webhook endpoint of LY-YC (made by its unit administrator)."""
+    made = scene.client.post(f"{API}/webhooks", json=WEBHOOK, headers=scene.world.headers("LY-YC/unit_admin"))
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
 
 
 ENDPOINTS = [
@@ -212,6 +240,33 @@ ENDPOINTS = [
         lambda s: {"to": "filed"},
     ),
     Endpoint("GET", "/cases/{case_id}/transitions", "cases.read", 200, lambda s: f"/cases/{s.case}/transitions"),
+    # clues
+    Endpoint(
+        "POST",
+        "/clues",
+        "clues.write",
+        201,
+        lambda s: "/clues",
+        lambda s: {"title": "矩阵线索", "domain": "air", "source": "platform"},
+    ),
+    Endpoint("GET", "/clues", "cases.read", 200, lambda s: "/clues"),
+    Endpoint("GET", "/clues/{clue_id}", "cases.read", 200, lambda s: f"/clues/{s.fresh_clue()}"),
+    Endpoint(
+        "POST",
+        "/clues/{clue_id}/accept",
+        "cases.transition",
+        200,
+        lambda s: f"/clues/{s.fresh_clue()}/accept",
+        lambda s: {},
+    ),
+    Endpoint(
+        "POST",
+        "/clues/{clue_id}/dismiss",
+        "cases.transition",
+        200,
+        lambda s: f"/clues/{s.fresh_clue()}/dismiss",
+        lambda s: {"reason": "不属实"},
+    ),
     # sites
     Endpoint("GET", "/cases/{case_id}/sites", "cases.read", 200, lambda s: f"/cases/{s.case}/sites"),
     Endpoint(
@@ -275,6 +330,28 @@ ENDPOINTS = [
     ),
     Endpoint("GET", "/cases/{case_id}/readings", "readings.read", 200, lambda s: f"/cases/{s.case}/readings"),
     Endpoint("GET", "/cases/{case_id}/alerts", "readings.read", 200, lambda s: f"/cases/{s.case}/alerts"),
+    Endpoint("GET", "/alerts", "readings.read", 200, lambda s: f"/alerts?case={s.case}"),
+    # webhooks
+    Endpoint("GET", "/webhooks", "webhooks.manage", 200, lambda s: "/webhooks"),
+    Endpoint("POST", "/webhooks", "webhooks.manage", 201, lambda s: "/webhooks", lambda s: WEBHOOK),
+    Endpoint("GET", "/webhooks/{webhook_id}", "webhooks.manage", 200, lambda s: f"/webhooks/{_webhook(s)}"),
+    Endpoint(
+        "PATCH",
+        "/webhooks/{webhook_id}",
+        "webhooks.manage",
+        200,
+        lambda s: f"/webhooks/{_webhook(s)}",
+        lambda s: {"description": "矩阵"},
+    ),
+    Endpoint("DELETE", "/webhooks/{webhook_id}", "webhooks.manage", 204, lambda s: f"/webhooks/{_webhook(s)}"),
+    Endpoint("POST", "/webhooks/{webhook_id}/test", "webhooks.manage", 202, lambda s: f"/webhooks/{_webhook(s)}/test"),
+    Endpoint(
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        "webhooks.manage",
+        200,
+        lambda s: f"/webhooks/{_webhook(s)}/deliveries",
+    ),
     # the custody log
     Endpoint("GET", "/log/checkpoint", "log.read", 200, lambda s: "/log/checkpoint"),
     Endpoint("GET", "/log/inclusion", "log.read", 200, lambda s: "/log/inclusion?index=0"),
@@ -284,6 +361,10 @@ ENDPOINTS = [
     # reports
     Endpoint("POST", "/cases/{case_id}/verify", "items.verify", 200, lambda s: f"/cases/{s.case}/verify"),
     Endpoint("GET", "/cases/{case_id}/package", "cases.export", 200, lambda s: f"/cases/{s.case}/package"),
+    # campaign
+    Endpoint("GET", "/campaign", "campaign.read", 200, lambda s: "/campaign"),
+    Endpoint("GET", "/campaign.csv", "campaign.read", 200, lambda s: "/campaign.csv"),
+    Endpoint("GET", "/campaign/report", "campaign.read", 200, lambda s: "/campaign/report"),
 ]
 
 

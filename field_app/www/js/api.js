@@ -39,6 +39,15 @@ export function mayCapture() {
   return Boolean(who && CAPTURE_ROLES.includes(who.role));
 }
 
+// Who may read the campaign view: the roles the server gives campaign.read (server/auth.py PERMISSIONS).
+const CAMPAIGN_ROLES = ["prosecutor", "unit_admin", "integration"];
+
+/** Whether the signed-in user may open the campaign view (others are not offered it). */
+export function mayReadCampaign() {
+  const who = me();
+  return Boolean(who && CAMPAIGN_ROLES.includes(who.role));
+}
+
 export function onUnauthorized(listener) {
   unauthorizedListeners.push(listener);
 }

@@ -3,12 +3,13 @@
 
 import { h, formatInstant } from "./dom.js";
 import { t, lang, setLang, applyLang, label } from "./i18n.js";
-import { token, me, logOut, onUnauthorized, takeStale, refreshMe, mayCapture } from "./api.js";
+import { token, me, logOut, onUnauthorized, takeStale, refreshMe, mayCapture, mayReadCampaign } from "./api.js";
 import { errorBox, loadingNote } from "./views/common.js";
 import { loginView } from "./views/login.js";
 import { casesView } from "./views/cases.js";
 import { caseView } from "./views/case.js";
 import { verifyView } from "./views/verify.js";
+import { campaignView } from "./views/campaign.js";
 import { captureView, outboxView } from "./views/capture.js";
 import { startUploader, runUploader } from "./uploader.js";
 
@@ -22,8 +23,10 @@ let loginMessage = null;
 let serviceWorkerReady = false;
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").filter(Boolean);
   if (parts[0] === "login") return { name: "login" };
+  if (parts[0] === "campaign") return { name: "campaign", params: new URLSearchParams(query) };
   if (parts[0] === "outbox") return { name: "outbox" };
   if (parts[0] === "cases" && parts[1] && parts[2] === "capture") return { name: "capture", id: parts[1] };
   if (parts[0] === "cases" && parts[1] && parts[2] === "verify") return { name: "verify", id: parts[1] };
@@ -84,6 +87,9 @@ function renderHeader() {
         caseId && mayCapture()
           ? h("a", { href: `#/cases/${caseId}/capture`, id: "nav-capture", "aria-current": where.name === "capture" ? "page" : null }, t("captureLink"))
           : null,
+        mayReadCampaign()
+          ? h("a", { href: "#/campaign", id: "nav-campaign", "aria-current": where.name === "campaign" ? "page" : null }, t("campaignTitle"))
+          : null,
         h("a", { href: "#/outbox", id: "nav-outbox", "aria-current": where.name === "outbox" ? "page" : null }, t("outbox")),
       )
     : null;
@@ -140,6 +146,7 @@ async function render() {
     else if (where.name === "case") view = await caseView(where.id, { isCurrent });
     else if (where.name === "capture") view = await captureView(where.id);
     else if (where.name === "outbox") view = await outboxView();
+    else if (where.name === "campaign") view = await campaignView(where.params);
     else view = await verifyView(where.id);
     if (where.id) localStorage.setItem(LAST_CASE, where.id);
   } catch (error) {

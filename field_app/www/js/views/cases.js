@@ -2,7 +2,7 @@
 
 import { h, formatInstant } from "../dom.js";
 import { t, label } from "../i18n.js";
-import { getAll } from "../api.js";
+import { getAll, mayReadCampaign } from "../api.js";
 import { heading } from "./common.js";
 
 export function stageChip(stage) {
@@ -61,6 +61,7 @@ export async function casesView() {
     "section",
     { "aria-labelledby": "cases-title" },
     heading(t("myCases"), 1, "cases-title"),
+    mayReadCampaign() ? h("p", { class: "campaign-link" }, h("a", { href: "#/campaign", id: "campaign-link" }, t("campaignOpen"))) : null,
     cases.length ? list : h("p", { class: "note" }, t("noCases")),
   );
 }

@@ -1,0 +1,1 @@
+"""Models of campaign (filled in by its issue-8 work)."""
