@@ -1,1 +1,0 @@
-"""Models of campaign (filled in by its issue-8 work)."""
